@@ -1,0 +1,127 @@
+"""SDE models of heavy-ball SGD (THEORY §2), each a drift, a matrix-free diffusion and a time map.
+
+All three are Itô SDEs in a time variable chosen so that one SGD step maps to a fixed SDE time
+τ (`time_per_step`); Σ_B^{1/2}dW is realised as √f·D(θ)dW with D Dᵀ = C(θ) and an
+r-dimensional Brownian motion W (f the minibatch factor).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from ._types import NoiseVector, Vector
+from .surfaces import Surface
+
+
+class SDEModel(eqx.Module):
+    """An SDE dy = b(y)dt + σ(y)dW approximating SGD, in the state y (θ, or (θ, u))."""
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def time_per_step(self, lr: jax.Array, momentum: jax.Array) -> jax.Array:
+        """τ: the SDE time that corresponds to one SGD update."""
+
+    @abc.abstractmethod
+    def drift(
+        self, surface: Surface, y: Vector, lr: jax.Array, momentum: jax.Array
+    ) -> Vector:
+        """b(y)."""
+
+    @abc.abstractmethod
+    def diffusion(
+        self,
+        surface: Surface,
+        y: Vector,
+        z: NoiseVector,
+        lr: jax.Array,
+        momentum: jax.Array,
+        noise_factor: jax.Array,
+    ) -> Vector:
+        """σ(y)·z for z ∈ R^r (matrix-free)."""
+
+    def initial_state(self, theta0: Vector) -> Vector:
+        return theta0
+
+    def position(self, y: Vector) -> Vector:
+        """θ from the state."""
+        return y
+
+
+class FirstOrderSME(SDEModel):
+    """First-order SME (Li, Tai & E 2017), weak order 1 in ε, THEORY §2(a):
+
+    dθ = −∇L(θ) dt + √(ε_eff·Σ_B(θ)) dW, ε_eff = ε/(1−m), time t = k·ε_eff after k updates.
+    For m > 0 this is the large-friction limit of the underdamped SDE.
+    """
+
+    name: ClassVar[str] = "sme1"
+
+    def time_per_step(self, lr, momentum):
+        return lr / (1.0 - momentum)
+
+    def drift(self, surface, y, lr, momentum):
+        return -surface.gradient(y)
+
+    def diffusion(self, surface, y, z, lr, momentum, noise_factor):
+        scale = jnp.sqrt(self.time_per_step(lr, momentum) * noise_factor)
+        return scale * surface.noise_apply(y, z)
+
+
+class SecondOrderSME(SDEModel):
+    """Second-order SME for plain SGD (m = 0; Li, Tai & E), weak order 2, THEORY §2(b):
+
+    dθ = −∇[L + (ε/4)‖∇L‖²] dt + √(ε·Σ_B(θ)) dW, time t = k·ε. The extra drift is
+    (ε/2)·∇²L·∇L, one Hessian-vector product (forward over reverse mode).
+    """
+
+    name: ClassVar[str] = "sme2"
+
+    def time_per_step(self, lr, momentum):
+        return lr
+
+    def drift(self, surface, y, lr, momentum):
+        gradient, curvature_times_gradient = jax.jvp(surface.gradient, (y,), (surface.gradient(y),))
+        return -gradient - 0.5 * lr * curvature_times_gradient
+
+    def diffusion(self, surface, y, z, lr, momentum, noise_factor):
+        return jnp.sqrt(lr * noise_factor) * surface.noise_apply(y, z)
+
+
+class UnderdampedSDE(SDEModel):
+    """Phase-space SDE for heavy ball (derivation, THEORY §2(c)), time t = k (one per update):
+
+    dθ = u dt,  du = −(1−m)·u dt − ε∇L(θ) dt − ε·Σ_B(θ)^{1/2} dW,  state y = (θ, u), u₀ = 0,
+    with u the optax velocity times −ε. The noise depends on θ only and drives u only, so it
+    is commutative and Itô and Stratonovich solutions coincide.
+    """
+
+    name: ClassVar[str] = "underdamped"
+
+    def time_per_step(self, lr, momentum):
+        return jnp.ones_like(lr)
+
+    def drift(self, surface, y, lr, momentum):
+        theta, u = jnp.split(y, 2)
+        return jnp.concatenate([u, -(1.0 - momentum) * u - lr * surface.gradient(theta)])
+
+    def diffusion(self, surface, y, z, lr, momentum, noise_factor):
+        theta, _ = jnp.split(y, 2)
+        kick = -lr * jnp.sqrt(noise_factor) * surface.noise_apply(theta, z)
+        return jnp.concatenate([jnp.zeros_like(kick), kick])
+
+    def initial_state(self, theta0):
+        return jnp.concatenate([theta0, jnp.zeros_like(theta0)])
+
+    def position(self, y):
+        return jnp.split(y, 2)[0]
+
+
+SDE_MODEL_CLASSES: dict[str, type[SDEModel]] = {
+    cls.name: cls for cls in (FirstOrderSME, SecondOrderSME, UnderdampedSDE)
+}

@@ -1,0 +1,134 @@
+"""The discrete engine: ensembles of heavy-ball SGD, exactly as ``optax.sgd(lr, momentum)``.
+
+Update (optax convention, THEORY §1): v_{k+1} = m·v_k + ĝ_k, θ_{k+1} = θ_k − ε·v_{k+1},
+v_0 = 0, with ĝ_k the surface's minibatch gradient. P independent paths run in one
+``jit(vmap(scan))``; trajectories are saved at requested steps and a path that produces a
+NaN/inf is flagged as diverged.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from ._types import Key, Steps, Trajectories, Vector
+from .brownian import BrownianSpec, Stream, path_keys
+from .config import RunConfig, checked_save_steps
+from .errors import IncompatibleChoiceError
+from .results import EnsembleRun, diverged_paths, provenance
+from .surfaces import Surface
+from .theory import minibatch_noise_factor
+
+
+def simulate_sgd(
+    surface: Surface,
+    run: RunConfig,
+    *,
+    save_steps: object = None,
+    theta0: Vector | None = None,
+    coupling: BrownianSpec | None = None,
+) -> EnsembleRun:
+    """Run P = `run.paths` independent heavy-ball SGD paths on `surface`.
+
+    **Arguments:**
+
+    - `surface`: the loss and its minibatch-gradient sampler.
+    - `run`: ε, m, B, N, steps, paths and seed.
+    - `save_steps`: SGD steps at which θ is saved (default: 11 evenly spaced, 0 included).
+    - `theta0`: start (default: ``surface.initial_point()``).
+    - `coupling`: drive SGD's Gaussian noise by the Brownian path of the SDE described by
+      this spec (common random numbers; needs a surface with ``gaussian_noise``).
+
+    **Returns:** an :class:`EnsembleRun` with θ of shape (paths, saves, d).
+    """
+    steps = checked_save_steps(save_steps, run.steps)
+    check_surface_fits_run(surface, run)
+    if coupling is not None and not surface.gaussian_noise:
+        raise IncompatibleChoiceError(
+            f"coupling needs Gaussian gradient noise; {type(surface).__name__} samples real "
+            "minibatches, so SGD cannot share the SDE's Brownian path"
+        )
+    start = surface.initial_point() if theta0 is None else jnp.asarray(theta0)
+    stream = Stream.MINIBATCH if coupling is None else Stream.BROWNIAN
+    keys = path_keys(run.seed, run.paths, stream)
+    theta = _sgd_ensemble(
+        surface,
+        start,
+        jnp.asarray(run.lr, start.dtype),
+        jnp.asarray(run.momentum, start.dtype),
+        keys,
+        jnp.asarray(steps),
+        batch=(run.batch_size, run.n_train, run.replacement),
+        coupling=coupling,
+    )
+    info = {
+        "simulator": "sgd",
+        "optimizer": f"optax.sgd(lr={run.lr}, momentum={run.momentum})",
+        "noise": "coupled to SDE Brownian path" if coupling else "minibatch sampler",
+        "config": run,
+        **provenance(),
+    }
+    return EnsembleRun(
+        np.asarray(steps), theta, diverged_paths(theta, run.divergence_bound), info
+    )
+
+
+def check_surface_fits_run(surface: Surface, run: RunConfig) -> None:
+    """A surface built on a dataset fixes N: the run must use the same N."""
+    if surface.n_train is not None and run.n_train != surface.n_train:
+        raise IncompatibleChoiceError(
+            f"n_train={run.n_train} does not match the surface's training set of "
+            f"{surface.n_train} examples; set n_train={surface.n_train}"
+        )
+
+
+@eqx.filter_jit
+def _sgd_ensemble(
+    surface: Surface,
+    theta0: Vector,
+    lr: jax.Array,
+    momentum: jax.Array,
+    keys: Key,
+    save_steps: Steps,
+    *,
+    batch: tuple[int, int | None, bool],
+    coupling: BrownianSpec | None,
+) -> Trajectories:
+    """θ at `save_steps` for every key (one compilation for the whole ensemble)."""
+    batch_size, n_train, replacement = batch
+    optimizer = optax.sgd(lr, momentum=momentum)
+    segment_lengths = jnp.diff(save_steps, prepend=0)
+
+    def one_path(key: Key) -> Trajectories:
+        if coupling is None:
+
+            def gradient(theta: Vector, step: jax.Array) -> Vector:
+                return surface.minibatch_gradient(
+                    theta, key, step, batch_size=batch_size, n_train=n_train,
+                    replacement=replacement,
+                )
+        else:
+            path = coupling.path(key, theta0.dtype)
+            factor = minibatch_noise_factor(batch_size, n_train, replacement)
+
+            def gradient(theta: Vector, step: jax.Array) -> Vector:
+                xi = coupling.step_noise(path, step)
+                return surface.gaussian_minibatch_gradient(theta, xi, factor)
+
+        def sgd_step(_, carry):
+            theta, opt_state, step = carry
+            updates, opt_state = optimizer.update(gradient(theta, step), opt_state, theta)
+            return optax.apply_updates(theta, updates), opt_state, step + 1
+
+        def segment(carry, length):
+            carry = jax.lax.fori_loop(0, length, sgd_step, carry)
+            return carry, carry[0]
+
+        start = (theta0, optimizer.init(theta0), jnp.zeros((), jnp.int32))
+        _, saved = jax.lax.scan(segment, start, segment_lengths)
+        return saved
+
+    return jax.vmap(one_path)(keys)

@@ -1,0 +1,8 @@
+"""Loss surfaces behind one interface (loss, gradient, gradient-noise model)."""
+
+from ._base import Surface as Surface
+from ._double_well import DoubleWell as DoubleWell
+from ._quadratic import Quadratic as Quadratic
+from ._quadratic import haar_rotation as haar_rotation
+
+__all__ = ["Surface", "Quadratic", "DoubleWell", "haar_rotation"]

@@ -1,0 +1,126 @@
+"""The one interface every loss surface offers to both simulators."""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._types import Key, NoiseVector, Scalar, Vector
+from ..errors import MatrixError
+from ..theory import minibatch_noise_factor
+
+
+class Surface(eqx.Module):
+    """A loss L(θ) on flat parameters θ ∈ R^d together with its gradient-noise model.
+
+    Convention (THEORY §1): L is the *mean* per-example loss and C(θ) the per-example gradient
+    covariance. The noise model is a factor D(θ): R^r → R^d with D Dᵀ = C(θ), applied
+    matrix-free by :meth:`noise_apply`, so that Σ_B^{1/2} dW = √f·D(θ) dW with an
+    r-dimensional Brownian motion and f the minibatch factor (1/B, or (1/B)(N−B)/(N−1)).
+
+    Declared structure (checked before compilation):
+
+    - `additive_noise`: C does not depend on θ (additive-noise SDE solvers are valid).
+    - `gaussian_noise`: the minibatch gradient *is* ∇L + √f·D z with z ~ N(0, I_r), so SGD
+      can be driven by the same Brownian increments as the SDE (coupled runs).
+    """
+
+    additive_noise: eqx.AbstractClassVar[bool]
+    gaussian_noise: eqx.AbstractClassVar[bool]
+
+    @property
+    @abc.abstractmethod
+    def dim(self) -> int:
+        """d, the number of parameters."""
+
+    @property
+    @abc.abstractmethod
+    def noise_dim(self) -> int:
+        """r, the dimension of the Brownian motion driving the noise."""
+
+    @property
+    def n_train(self) -> int | None:
+        """The training-set size N fixed by the surface, or None (synthetic: any N)."""
+        return None
+
+    @abc.abstractmethod
+    def loss(self, theta: Vector) -> Scalar:
+        """Mean loss L(θ)."""
+
+    @abc.abstractmethod
+    def noise_apply(self, theta: Vector, z: NoiseVector) -> Vector:
+        """D(θ)·z with D(θ) D(θ)ᵀ = C(θ), the per-example gradient covariance."""
+
+    @abc.abstractmethod
+    def initial_point(self) -> Vector:
+        """The default starting point θ₀ of both simulators."""
+
+    def gradient(self, theta: Vector) -> Vector:
+        """∇L(θ) by reverse-mode autodiff."""
+        return jax.grad(self.loss)(theta)
+
+    def gaussian_minibatch_gradient(
+        self, theta: Vector, z: NoiseVector, noise_factor: jax.Array
+    ) -> Vector:
+        """ĝ = ∇L(θ) + √f·D(θ)z: the Gaussian noise model, with z ~ N(0, I_r) supplied."""
+        return self.gradient(theta) + jnp.sqrt(noise_factor) * self.noise_apply(theta, z)
+
+    def minibatch_gradient(
+        self,
+        theta: Vector,
+        key: Key,
+        step: jax.Array,
+        *,
+        batch_size: int,
+        n_train: int | None,
+        replacement: bool,
+    ) -> Vector:
+        """One minibatch gradient ĝ at SGD step `step`, E ĝ = ∇L and Cov ĝ = Σ_B = f·C(θ).
+
+        `key` is the path's minibatch stream. The default is the Gaussian model with
+        z = normal(fold_in(key, step)); surfaces built on a dataset override this with real
+        sampling of examples (shuffled epochs drawn from `key`, `step` picking the batch).
+        """
+        z = jax.random.normal(jax.random.fold_in(key, step), (self.noise_dim,), theta.dtype)
+        factor = minibatch_noise_factor(batch_size, n_train, replacement)
+        return self.gaussian_minibatch_gradient(theta, z, factor)
+
+def checked_symmetric_matrix(
+    name: str, value: object, *, definite: bool, dim: int | None = None
+) -> np.ndarray:
+    """Validate a symmetric positive (semi-)definite matrix in NumPy, before any tracing.
+
+    Raises :class:`MatrixError` naming the parameter and what was wrong.
+    """
+    matrix = np.asarray(value, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] == 0:
+        raise MatrixError(f"{name} must be a non-empty square matrix, got shape {matrix.shape}")
+    if dim is not None and matrix.shape[0] != dim:
+        raise MatrixError(f"{name} must be {dim}x{dim} to match the Hessian, got {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):
+        raise MatrixError(f"{name} has non-finite entries")
+    scale = max(float(np.abs(matrix).max()), 1e-300)
+    if not np.allclose(matrix, matrix.T, rtol=0.0, atol=1e-10 * scale):
+        raise MatrixError(f"{name} must be symmetric")
+    smallest = float(np.linalg.eigvalsh(matrix).min())
+    tolerance = -1e-12 * scale
+    if definite and smallest <= 0.0:
+        raise MatrixError(
+            f"{name} must be symmetric positive definite; its smallest eigenvalue is {smallest:.3g}"
+        )
+    if not definite and smallest < tolerance:
+        raise MatrixError(
+            f"{name} must be symmetric positive semi-definite; its smallest eigenvalue is "
+            f"{smallest:.3g}"
+        )
+    return matrix
+
+
+def symmetric_sqrt_factor(matrix: np.ndarray) -> np.ndarray:
+    """D = V·diag(√λ) with V diag(λ) Vᵀ = M (valid for semi-definite M), so D Dᵀ = M."""
+    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+    return eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
