@@ -113,16 +113,21 @@ def make_problem(dim: int, paths: int, steps: int, substeps: int) -> Problem:
     return Problem(surface, run, substeps)
 
 
+def noise_factor(run: sgdsde.RunConfig) -> float:
+    """f in Σ_B = f·C (1/B here: infinite data)."""
+    return float(minibatch_noise_factor(run.batch_size, run.n_train, run.replacement))
+
+
 def scan_euler_maruyama(problem: Problem, increments: str) -> Callable[[jax.Array], jax.Array]:
     """A jitted ``vmap(lax.scan)`` Euler–Maruyama of the underdamped SDE: keys ↦ θ at (0, T).
 
     `increments` is ``"fold_in"`` (ΔW_j = √dt·normal(fold_in(key, j))) or ``"diffrax"``
     (ΔW_j = ``UnsafeBrownianPath(key).evaluate(t_j, t_{j+1})``, the increments sgdsde uses).
     """
-    surface, dtype = problem.surface, problem.surface.hessian.dtype
+    surface, run, dtype = problem.surface, problem.run, problem.surface.hessian.dtype
     hessian, minimum, factor = surface.hessian, surface.minimum, surface.noise_factor
-    f = float(minibatch_noise_factor(problem.run.batch_size, problem.run.n_train))
-    noise_scale = -LR * np.sqrt(f)
+    lr, friction = run.lr, 1.0 - run.momentum
+    noise_scale = -lr * np.sqrt(noise_factor(run))
     dt = jnp.asarray(problem.dt, dtype)
     sqrt_dt = jnp.sqrt(dt)
     grid = jnp.arange(problem.solver_steps + 1, dtype=dtype) * dt
@@ -135,10 +140,10 @@ def scan_euler_maruyama(problem: Problem, increments: str) -> Callable[[jax.Arra
         return path.evaluate(grid[j], grid[j + 1])
 
     def one_path(key: jax.Array) -> jax.Array:
-        def step(state: tuple[jax.Array, jax.Array], j: jax.Array):
+        def step(state: tuple[jax.Array, jax.Array], j: jax.Array) -> tuple[tuple, None]:
             theta, u = state
             d_theta = u * dt
-            d_u = (-(1.0 - MOMENTUM) * u - LR * (hessian @ (theta - minimum))) * dt
+            d_u = (-friction * u - lr * (hessian @ (theta - minimum))) * dt
             d_u = d_u + noise_scale * (factor @ increment(key, j))
             return (theta + d_theta, u + d_u), None
 
@@ -181,8 +186,8 @@ def torchsde_runner(problem: Problem) -> Runner | None:
     surface = problem.surface
     hessian = torch.from_numpy(np.asarray(surface.hessian))
     minimum = torch.from_numpy(np.asarray(surface.minimum))
-    f = float(minibatch_noise_factor(problem.run.batch_size, problem.run.n_train))
-    kick = -LR * np.sqrt(f) * torch.from_numpy(np.asarray(surface.noise_factor))
+    run = problem.run
+    kick = -run.lr * np.sqrt(noise_factor(run)) * torch.from_numpy(np.asarray(surface.noise_factor))
     diffusion = torch.cat([torch.zeros_like(kick), kick], dim=0)  # (2d, r), constant
 
     class Underdamped(torch.nn.Module):
@@ -192,7 +197,7 @@ def torchsde_runner(problem: Problem) -> Runner | None:
         def f(self, t, y):
             theta, u = y.chunk(2, dim=1)
             gradient = (theta - minimum) @ hessian.T
-            return torch.cat([u, -(1.0 - MOMENTUM) * u - LR * gradient], dim=1)
+            return torch.cat([u, -(1.0 - run.momentum) * u - run.lr * gradient], dim=1)
 
         def g(self, t, y):
             return diffusion.expand(y.shape[0], -1, -1)

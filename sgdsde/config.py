@@ -17,9 +17,9 @@ SDE_MODELS = ("sme1", "sme2", "underdamped")
 SOLVERS = ("euler", "heun", "spark", "general_shark", "slowrk", "sra1", "shark", "sea")
 ADDITIVE_NOISE_SOLVERS = ("sra1", "shark", "sea")
 STRATONOVICH_SOLVERS = ("heun", "spark", "general_shark", "slowrk", "sra1", "shark", "sea")
-BROWNIAN_PATHS = ("unsafe", "tree")
+BROWNIAN_PATHS = ("unsafe", "grid", "tree")
 
-BrownianKind = Literal["unsafe", "tree"]
+BrownianKind = Literal["unsafe", "grid", "tree"]
 
 
 def _check_positive_int(name: str, value: object, minimum: int = 1) -> None:
@@ -100,8 +100,9 @@ class SDEConfig:
     - `solver`: Diffrax solver name; ``None`` picks ShARK for additive noise and Euler
       (Itô) otherwise.
     - `substeps`: solver steps per SGD step (dt = time per SGD step / substeps).
-    - `brownian`: ``"unsafe"`` (`UnsafeBrownianPath`, fast) or ``"tree"``
-      (`VirtualBrownianTree`, consistent increments: needed to couple SGD to the same path).
+    - `brownian`: ``"unsafe"`` (`UnsafeBrownianPath`, fast), ``"grid"`` (a counter-based path
+      on the solver grid, as fast, and reproducible so SGD can be coupled to it) or ``"tree"``
+      (`VirtualBrownianTree`, consistent at any resolution, slow).
     - `tree_tol_fraction`: the tree's tolerance as a fraction of dt.
     """
 

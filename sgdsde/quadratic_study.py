@@ -31,6 +31,11 @@ _STATIONARY_COV = {
 }
 
 
+def model_stationary_cov(model: str, hessian, minibatch_cov, lr: float, momentum: float):
+    """Closed-form stationary covariance of θ under the SDE `model` (THEORY §3)."""
+    return _STATIONARY_COV[model](hessian, minibatch_cov, lr, momentum)
+
+
 def check_stable(surface: Quadratic, run: RunConfig) -> None:
     """Heavy ball on a quadratic is stable iff 0 < ε·λ_max(H) < 2(1+m) (THEORY §3)."""
     bound = float(theory.max_stable_lr(surface.hessian, run.momentum))
@@ -163,7 +168,7 @@ def compare_on_quadratic(
             theory.sgd_stationary_cov(surface.hessian, minibatch_cov, run.lr, run.momentum)
         ),
         theory_sde_cov=np.asarray(
-            _STATIONARY_COV[sde.model](surface.hessian, minibatch_cov, run.lr, run.momentum)
+            model_stationary_cov(sde.model, surface.hessian, minibatch_cov, run.lr, run.momentum)
         ),
         w2=_w2_or_nan(sgd_final, sde_final, run.seed),
         stationary_after=steps_to_stationarity(surface, run),
@@ -184,4 +189,4 @@ def _w2_or_nan(x: jax.Array, y: jax.Array, seed: int) -> Estimate:
 
 
 __all__ = ["QuadraticComparison", "compare_on_quadratic", "check_stable",
-           "steps_to_stationarity"]
+           "steps_to_stationarity", "model_stationary_cov"]

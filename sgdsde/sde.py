@@ -44,7 +44,7 @@ def brownian_spec(surface: Surface, run: RunConfig, sde: SDEConfig) -> BrownianS
         kind=sde.brownian,
         horizon=tau * run.steps,
         time_per_step=tau,
-        dt=tau / sde.substeps,
+        substeps=sde.substeps,
         noise_dim=surface.noise_dim,
         levy_area=levy_area_for(solver),
         tol_fraction=sde.tree_tol_fraction,

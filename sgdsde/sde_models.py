@@ -2,7 +2,9 @@
 
 All three are Itô SDEs in a time variable chosen so that one SGD step maps to a fixed SDE time
 τ (`time_per_step`); Σ_B^{1/2}dW is realised as √f·D(θ)dW with D Dᵀ = C(θ) and an
-r-dimensional Brownian motion W (f the minibatch factor).
+r-dimensional Brownian motion W (f the minibatch factor). The noise always enters with the
+sign it has in SGD (the step is −ε·ĝ, ĝ = ∇L + √f·D·ξ), i.e. −√f·D(θ)dW: the law is the same
+as with +dW, and W's increments over one SGD step, divided by √τ, *are* SGD's ξ_k (coupling).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class SDEModel(eqx.Module):
 class FirstOrderSME(SDEModel):
     """First-order SME (Li, Tai & E 2017), weak order 1 in ε, THEORY §2(a):
 
-    dθ = −∇L(θ) dt + √(ε_eff·Σ_B(θ)) dW, ε_eff = ε/(1−m), time t = k·ε_eff after k updates.
+    dθ = −∇L(θ) dt − √(ε_eff·Σ_B(θ)) dW, ε_eff = ε/(1−m), time t = k·ε_eff after k updates.
     For m > 0 this is the large-friction limit of the underdamped SDE.
     """
 
@@ -70,13 +72,13 @@ class FirstOrderSME(SDEModel):
 
     def diffusion(self, surface, y, z, lr, momentum, noise_factor):
         scale = jnp.sqrt(self.time_per_step(lr, momentum) * noise_factor)
-        return scale * surface.noise_apply(y, z)
+        return -scale * surface.noise_apply(y, z)
 
 
 class SecondOrderSME(SDEModel):
     """Second-order SME for plain SGD (m = 0; Li, Tai & E), weak order 2, THEORY §2(b):
 
-    dθ = −∇[L + (ε/4)‖∇L‖²] dt + √(ε·Σ_B(θ)) dW, time t = k·ε. The extra drift is
+    dθ = −∇[L + (ε/4)‖∇L‖²] dt − √(ε·Σ_B(θ)) dW, time t = k·ε. The extra drift is
     (ε/2)·∇²L·∇L, one Hessian-vector product (forward over reverse mode).
     """
 
@@ -90,7 +92,7 @@ class SecondOrderSME(SDEModel):
         return -gradient - 0.5 * lr * curvature_times_gradient
 
     def diffusion(self, surface, y, z, lr, momentum, noise_factor):
-        return jnp.sqrt(lr * noise_factor) * surface.noise_apply(y, z)
+        return -jnp.sqrt(lr * noise_factor) * surface.noise_apply(y, z)
 
 
 class UnderdampedSDE(SDEModel):

@@ -51,6 +51,10 @@ def simulate_sgd(
             f"coupling needs Gaussian gradient noise; {type(surface).__name__} samples real "
             "minibatches, so SGD cannot share the SDE's Brownian path"
         )
+    if coupling is not None and not coupling.coupling_capable:
+        raise IncompatibleChoiceError(
+            f"coupling needs brownian='grid' or 'tree', got brownian={coupling.kind!r}"
+        )
     start = surface.initial_point() if theta0 is None else jnp.asarray(theta0)
     stream = Stream.MINIBATCH if coupling is None else Stream.BROWNIAN
     keys = path_keys(run.seed, run.paths, stream)
