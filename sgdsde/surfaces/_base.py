@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -88,6 +89,25 @@ class Surface(eqx.Module):
         z = jax.random.normal(jax.random.fold_in(key, step), (self.noise_dim,), theta.dtype)
         factor = minibatch_noise_factor(batch_size, n_train, replacement)
         return self.gaussian_minibatch_gradient(theta, z, factor)
+
+class ConstantGaussianNoise(Surface):
+    """Base for synthetic surfaces with constant per-example gradient covariance C and the
+    Gaussian minibatch model ĝ = ∇L + √f·D z, D = V·diag(√λ) from C = V diag(λ) Vᵀ."""
+
+    noise_cov: eqx.AbstractVar[jax.Array]
+    noise_factor: eqx.AbstractVar[jax.Array]
+
+    additive_noise: ClassVar[bool] = True
+    gaussian_noise: ClassVar[bool] = True
+
+    @property
+    def noise_dim(self) -> int:
+        return self.noise_factor.shape[1]
+
+    def noise_apply(self, theta: Vector, z: NoiseVector) -> Vector:
+        del theta
+        return self.noise_factor @ z
+
 
 def checked_symmetric_matrix(
     name: str, value: object, *, definite: bool, dim: int | None = None

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import jax.numpy as jnp
 from jaxtyping import ArrayLike
 
-from .._types import Matrix, NoiseVector, Scalar, Vector
+from .._types import Matrix, Scalar, Vector
 from ..errors import ParameterRangeError
-from ._base import Surface, checked_symmetric_matrix, symmetric_sqrt_factor
+from ._base import ConstantGaussianNoise, checked_symmetric_matrix, symmetric_sqrt_factor
 
 
-class DoubleWell(Surface):
+class DoubleWell(ConstantGaussianNoise):
     """L(θ) = h/(8a²)·Σ_i (θ_i² − a²)², minima at θ_i = ±a with curvature h there, a barrier
     of height h·a²/8 at θ_i = 0, and constant per-example gradient covariance C.
 
@@ -26,9 +24,6 @@ class DoubleWell(Surface):
     width: float
     noise_cov: Matrix
     noise_factor: Matrix
-
-    additive_noise: ClassVar[bool] = True
-    gaussian_noise: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -51,17 +46,9 @@ class DoubleWell(Surface):
     def dim(self) -> int:
         return self.noise_cov.shape[0]
 
-    @property
-    def noise_dim(self) -> int:
-        return self.noise_factor.shape[1]
-
     def loss(self, theta: Vector) -> Scalar:
         scale = self.curvature / (8.0 * self.width**2)
         return scale * jnp.sum((theta**2 - self.width**2) ** 2)
-
-    def noise_apply(self, theta: Vector, z: NoiseVector) -> Vector:
-        del theta
-        return self.noise_factor @ z
 
     def initial_point(self) -> Vector:
         return jnp.full((self.dim,), 2.0 * self.width, dtype=self.noise_cov.dtype)

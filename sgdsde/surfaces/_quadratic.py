@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike
 
-from .._types import Matrix, NoiseVector, Scalar, Vector
+from .._types import Matrix, Scalar, Vector
 from ..errors import MatrixError, ParameterRangeError
-from ._base import Surface, checked_symmetric_matrix, symmetric_sqrt_factor
+from ._base import ConstantGaussianNoise, checked_symmetric_matrix, symmetric_sqrt_factor
 
 
-class Quadratic(Surface):
+class Quadratic(ConstantGaussianNoise):
     """L(θ) = ½(θ−θ*)ᵀH(θ−θ*) with constant per-example gradient covariance C.
 
     H must be symmetric positive definite and C symmetric positive semi-definite; C need not
@@ -25,9 +23,6 @@ class Quadratic(Surface):
     minimum: Vector
     noise_cov: Matrix
     noise_factor: Matrix
-
-    additive_noise: ClassVar[bool] = True
-    gaussian_noise: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -77,20 +72,12 @@ class Quadratic(Surface):
     def dim(self) -> int:
         return self.hessian.shape[0]
 
-    @property
-    def noise_dim(self) -> int:
-        return self.noise_factor.shape[1]
-
     def loss(self, theta: Vector) -> Scalar:
         delta = theta - self.minimum
         return 0.5 * delta @ (self.hessian @ delta)
 
     def gradient(self, theta: Vector) -> Vector:
         return self.hessian @ (theta - self.minimum)
-
-    def noise_apply(self, theta: Vector, z: NoiseVector) -> Vector:
-        del theta
-        return self.noise_factor @ z
 
     def initial_point(self) -> Vector:
         return self.minimum
