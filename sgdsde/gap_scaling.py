@@ -41,6 +41,7 @@ class GapScaling:
     theory: np.ndarray | None
     slope: float
     slope_stderr: float
+    intercept: float
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,11 +53,15 @@ class GapScaling:
             "theory": None if self.theory is None else self.theory.tolist(),
             "slope": self.slope,
             "slope_stderr": self.slope_stderr,
+            "intercept": self.intercept,
         }
 
 
-def fit_power_law(x: np.ndarray, y: np.ndarray, y_stderr: np.ndarray) -> tuple[float, float]:
-    """Slope p and its standard error for log y = a + p·log x, weighted by 1/se(log y)².
+def fit_power_law(
+    x: np.ndarray, y: np.ndarray, y_stderr: np.ndarray
+) -> tuple[float, float, float]:
+    """Slope p, its standard error and the intercept a of log y = a + p·log x (natural log),
+    weighted by 1/se(log y)².
 
     When the residual scatter exceeds what the standard errors explain (reduced χ² > 1), the
     slope's error is inflated by √χ²_red, so model misfit widens the interval.
@@ -71,7 +76,7 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, y_stderr: np.ndarray) -> tuple[f
     dof = max(len(x) - 2, 1)
     reduced_chi2 = float(np.sum(weights * residuals**2) / dof)
     covariance = np.linalg.inv(normal) * max(reduced_chi2, 1.0)
-    return float(coefficients[1]), float(math.sqrt(covariance[1, 1]))
+    return float(coefficients[1]), float(math.sqrt(covariance[1, 1])), float(coefficients[0])
 
 
 def _coupled_finals(
@@ -145,7 +150,7 @@ def weak_gap_scaling(
 
 def _scaling(observable, model, lrs, gaps, stderrs, theory) -> GapScaling:
     lrs_, gaps_, stderrs_ = (np.asarray(v, dtype=np.float64) for v in (lrs, gaps, stderrs))
-    slope, slope_stderr = fit_power_law(lrs_, gaps_, stderrs_)
+    slope, slope_stderr, intercept = fit_power_law(lrs_, gaps_, stderrs_)
     return GapScaling(
         observable=observable,
         model=model,
@@ -155,4 +160,5 @@ def _scaling(observable, model, lrs, gaps, stderrs, theory) -> GapScaling:
         theory=None if theory is None else np.asarray(theory),
         slope=slope,
         slope_stderr=slope_stderr,
+        intercept=intercept,
     )

@@ -75,6 +75,11 @@ class QuadraticComparison:
     stationary_after: int
 
     @property
+    def stable(self) -> bool:
+        """Whether discrete SGD has a stationary law at all (ε < 2(1+m)/λ_max)."""
+        return self.run.lr < float(theory.max_stable_lr(self.surface.hessian, self.run.momentum))
+
+    @property
     def noise_factor(self) -> float:
         """f with Σ_B = f·C."""
         return float(
@@ -117,12 +122,12 @@ class QuadraticComparison:
             "sgd_cov_stderr": listed(self.sgd_cov.stderr),
             "sde_cov": listed(self.sde_cov.value),
             "sde_cov_stderr": listed(self.sde_cov.stderr),
-            "theory_sgd_cov": listed(self.theory_sgd_cov),
+            "theory_sgd_cov": listed(self.theory_sgd_cov) if self.stable else None,
             "theory_sde_cov": listed(self.theory_sde_cov),
             "theory_relative_gap": float(
                 np.linalg.norm(self.theory_sgd_cov - self.theory_sde_cov)
                 / np.linalg.norm(self.theory_sde_cov)
-            ),
+            ) if self.stable else None,
             "w2_sgd_sde": float(self.w2.value),
             "w2_sgd_sde_stderr": float(self.w2.stderr),
             "diverged_fraction": {
@@ -153,7 +158,7 @@ def compare_on_quadratic(
         check_stable(surface, run)
     sgd_run = simulate_sgd(surface, run, save_steps=(0, run.steps))
     sde_run = simulate_sde(surface, run, sde, save_steps=(0, run.steps))
-    sgd_final, sde_final = finite_paths(sgd_run), finite_paths(sde_run)
+    (sgd_final,), (sde_final,) = finite_paths(sgd_run), finite_paths(sde_run)
     noise = theory.minibatch_noise_factor(run.batch_size, run.n_train, run.replacement)
     minibatch_cov = noise * surface.noise_cov
     return QuadraticComparison(

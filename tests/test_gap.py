@@ -78,7 +78,7 @@ def test_power_law_fit_recovers_a_known_slope():
     x = np.logspace(-2, -1, 6)
     stderr = 0.01 * 3 * x**1.5
     y = 3 * x**1.5 + stderr * rng.standard_normal(6)
-    slope, slope_stderr = fit_power_law(x, y, stderr)
+    slope, slope_stderr, _ = fit_power_law(x, y, stderr)
     assert abs(slope - 1.5) < z_bound(1) * slope_stderr
     assert slope_stderr < 0.05
 
