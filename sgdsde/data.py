@@ -35,7 +35,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from sgdsde._types import Array, Float, Int
-from sgdsde.errors import IncompatibleChoiceError, ParameterRangeError, UnknownNameError
+from sgdsde.errors import (
+    DatasetError,
+    DatasetNotFoundError,
+    IncompatibleChoiceError,
+    ParameterRangeError,
+    UnknownNameError,
+)
 
 DATASET_NAMES = ("mnist1d", "digits", "breast_cancer", "teacher_student", "mnist")
 _N_CLASSES = {"mnist1d": 10, "digits": 10, "breast_cancer": 2, "teacher_student": 10, "mnist": 10}
@@ -368,10 +374,10 @@ def _mnist_split(idx_dir: Path) -> _Split:
         x, y = images[f"x_{split}"], labels[f"y_{split}"]
         xp, yp = paths[f"x_{split}"], paths[f"y_{split}"]
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise ValueError(f"MNIST files disagree: {xp} has shape {x.shape} (want (n, rows, "
+            raise DatasetError(f"MNIST files disagree: {xp} has shape {x.shape} (want (n, rows, "
                              f"cols)), {yp} has shape {y.shape} (want (n,) with the same n)")
         if y.size and not 0 <= y.min() <= y.max() <= 9:
-            raise ValueError(f"{yp}: labels must lie in 0..9, found {y.min()}..{y.max()}")
+            raise DatasetError(f"{yp}: labels must lie in 0..9, found {y.min()}..{y.max()}")
     flat = {key: x.reshape(len(x), -1).astype(np.float32) / 255 for key, x in images.items()}
     return _Split(flat["x_train"], labels["y_train"], flat["x_test"], labels["y_test"])
 
@@ -381,7 +387,7 @@ def _find_idx(folder: Path, stem: str) -> Path:
     for path in (folder / stem, folder / f"{stem}.gz"):
         if path.is_file():
             return path
-    raise FileNotFoundError(f"MNIST IDX file {stem} (or {stem}.gz) not found in {folder}")
+    raise DatasetNotFoundError(f"MNIST IDX file {stem} (or {stem}.gz) not found in {folder}")
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -394,20 +400,20 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"IDX file {path} does not exist")
+        raise DatasetNotFoundError(f"IDX file {path} does not exist")
     raw = _read_bytes(path)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
-        raise ValueError(f"{path} is not an IDX file: bad magic number 0x{raw[:4].hex()} "
+        raise DatasetError(f"{path} is not an IDX file: bad magic number 0x{raw[:4].hex()} "
                          "(want 0x0000, a dtype code in 08/09/0b/0c/0d/0e, then ndim >= 1)")
     header = 4 + 4 * raw[3]
     if len(raw) < header:
-        raise ValueError(f"{path}: IDX header truncated: {raw[3]} dimensions need {header} "
+        raise DatasetError(f"{path}: IDX header truncated: {raw[3]} dimensions need {header} "
                          f"bytes, the file has {len(raw)}")
     shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=raw[3], offset=4))
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(raw) != expected:
-        raise ValueError(f"{path}: IDX size mismatch: header says shape {shape} of "
+        raise DatasetError(f"{path}: IDX size mismatch: header says shape {shape} of "
                          f"{dtype.name} ({expected} bytes in all), the file has {len(raw)} bytes")
     return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
@@ -420,4 +426,4 @@ def _read_bytes(path: Path) -> bytes:
         with gzip.open(path, "rb") as handle:
             return handle.read()
     except (OSError, EOFError) as err:
-        raise ValueError(f"{path}: not a readable gzip file ({err})") from err
+        raise DatasetError(f"{path}: not a readable gzip file ({err})") from err

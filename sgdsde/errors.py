@@ -39,3 +39,11 @@ class UnknownNameError(SGDSDEError, ValueError):
         super().__init__(
             f"{name}={value!r} is not known: {name} must be one of {', '.join(map(str, choices))}"
         )
+
+
+class DatasetError(SGDSDEError, ValueError):
+    """A data file that is malformed or inconsistent (the message names the file)."""
+
+
+class DatasetNotFoundError(SGDSDEError, FileNotFoundError):
+    """A data file that does not exist (the message names the file and where it was sought)."""

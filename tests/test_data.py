@@ -13,7 +13,13 @@ from scipy.optimize import linprog
 from sklearn.datasets import load_digits
 
 from sgdsde.data import DATASET_NAMES, _save_atomic, load_dataset, read_idx
-from sgdsde.errors import IncompatibleChoiceError, ParameterRangeError, UnknownNameError
+from sgdsde.errors import (
+    DatasetError,
+    DatasetNotFoundError,
+    IncompatibleChoiceError,
+    ParameterRangeError,
+    UnknownNameError,
+)
 
 
 def write_idx(path, array: np.ndarray, code: int) -> None:
@@ -50,7 +56,7 @@ def test_read_idx_round_trip(tmp_path, case, suffix):
 
 
 def test_read_idx_missing_file_names_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nothing-here"):
+    with pytest.raises(DatasetNotFoundError, match="nothing-here"):
         read_idx(tmp_path / "nothing-here")
 
 
@@ -69,7 +75,7 @@ def test_read_idx_missing_file_names_it(tmp_path):
 def test_read_idx_malformed_names_file_and_problem(tmp_path, raw, problem):
     path = tmp_path / "broken-idx1-ubyte"
     path.write_bytes(raw)
-    with pytest.raises(ValueError, match=problem) as info:
+    with pytest.raises(DatasetError, match=problem) as info:
         read_idx(path)
     assert str(path) in str(info.value)
 
@@ -79,12 +85,12 @@ def test_read_idx_truncated_data_and_bad_gzip(tmp_path):
     path = tmp_path / "images-idx3-ubyte"
     write_idx(path, images, code)
     path.write_bytes(path.read_bytes()[:-4])
-    with pytest.raises(ValueError, match=f"{path}.*size mismatch.*shape \\(5, 4, 3\\)"):
+    with pytest.raises(DatasetError, match=f"{path}.*size mismatch.*shape \\(5, 4, 3\\)"):
         read_idx(path)
     gz = tmp_path / "images-idx3-ubyte.gz"
     write_idx(gz, images, code)
     gz.write_bytes(gz.read_bytes()[:20])
-    with pytest.raises(ValueError, match=f"{gz}: not a readable gzip file"):
+    with pytest.raises(DatasetError, match=f"{gz}: not a readable gzip file"):
         read_idx(gz)
 
 
@@ -130,10 +136,10 @@ def test_mnist_class_subset_is_balanced_and_relabelled(idx_dir):
 
 def test_mnist_missing_or_inconsistent_files(idx_dir):
     (idx_dir / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte"):
+    with pytest.raises(DatasetNotFoundError, match="t10k-labels-idx1-ubyte"):
         load_dataset("mnist", idx_dir=idx_dir)
     write_idx(idx_dir / "t10k-labels-idx1-ubyte", np.zeros(19, np.uint8), 0x08)
-    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.*same n"):
+    with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte.*same n"):
         load_dataset("mnist", idx_dir=idx_dir)
     with pytest.raises(IncompatibleChoiceError, match="idx_dir"):
         load_dataset("mnist")
