@@ -8,6 +8,8 @@ NaN/inf is flagged as diverged.
 
 from __future__ import annotations
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -109,29 +111,30 @@ def _sgd_ensemble(
     def one_path(key: Key) -> Trajectories:
         if coupling is None:
 
-            def gradient(theta: Vector, step: jax.Array) -> Vector:
+            def gradient(theta: Vector, step: jax.Array, state: Any) -> tuple[Vector, Any]:
                 return surface.minibatch_gradient(
-                    theta, key, step, batch_size=batch_size, n_train=n_train,
+                    theta, key, step, state, batch_size=batch_size, n_train=n_train,
                     replacement=replacement,
                 )
         else:
             path = coupling.path(key, theta0.dtype)
             factor = minibatch_noise_factor(batch_size, n_train, replacement)
 
-            def gradient(theta: Vector, step: jax.Array) -> Vector:
+            def gradient(theta: Vector, step: jax.Array, state: Any) -> tuple[Vector, Any]:
                 xi = coupling.step_noise(path, step)
-                return surface.gaussian_minibatch_gradient(theta, xi, factor)
+                return surface.gaussian_minibatch_gradient(theta, xi, factor), state
 
         def sgd_step(_, carry):
-            theta, opt_state, step = carry
-            updates, opt_state = optimizer.update(gradient(theta, step), opt_state, theta)
-            return optax.apply_updates(theta, updates), opt_state, step + 1
+            theta, opt_state, sampler, step = carry
+            direction, sampler = gradient(theta, step, sampler)
+            updates, opt_state = optimizer.update(direction, opt_state, theta)
+            return optax.apply_updates(theta, updates), opt_state, sampler, step + 1
 
         def segment(carry, length):
             carry = jax.lax.fori_loop(0, length, sgd_step, carry)
             return carry, carry[0]
 
-        start = (theta0, optimizer.init(theta0), jnp.zeros((), jnp.int32))
+        start = (theta0, optimizer.init(theta0), surface.sampler_state(), jnp.zeros((), jnp.int32))
         _, saved = jax.lax.scan(segment, start, segment_lengths)
         return saved
 

@@ -77,8 +77,9 @@ def test_minibatch_gradient_covariance_is_sigma_b(small_surface, replacement):
     steps = jnp.arange(draws) * (per_epoch if not replacement else 1)
     gradients = jax.vmap(
         lambda s: surface.minibatch_gradient(
-            theta, key, s, batch_size=batch, n_train=n, replacement=replacement
-        )
+            theta, key, s, surface.sampler_state(), batch_size=batch, n_train=n,
+            replacement=replacement,
+        )[0]
     )(steps)
     u = _projections(surface.dim)
     estimate = covariance_estimate(gradients @ u.T)
@@ -138,3 +139,21 @@ def test_learned_surface_fixes_n_train(mnist1d):
     run = RunConfig(lr=0.1, batch_size=10, n_train=500)
     with pytest.raises(IncompatibleChoiceError, match="Stratonovich"):
         simulate_sde(surface, run, SDEConfig(solver="heun"))
+
+
+def test_an_epoch_without_replacement_uses_every_example_once(small_surface):
+    """Carrying the epoch's order from step to step: the B-weighted batch gradients of one
+    epoch (N = 24, B = 8: 3 batches) sum to N·∇L exactly, for the first and second epochs."""
+    surface, theta = small_surface
+    key = jax.random.key(9)
+
+    def step(state, s):
+        gradient, state = surface.minibatch_gradient(
+            theta, key, s, state, batch_size=8, n_train=24, replacement=False
+        )
+        return state, gradient
+
+    _, gradients = jax.lax.scan(step, surface.sampler_state(), jnp.arange(6))
+    for epoch in gradients.reshape(2, 3, -1):
+        np.testing.assert_allclose(8 * epoch.sum(0), 24 * surface.gradient(theta), rtol=1e-10)
+    assert not np.allclose(gradients[0], gradients[3])

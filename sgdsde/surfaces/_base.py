@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -70,25 +70,32 @@ class Surface(eqx.Module):
         """ĝ = ∇L(θ) + √f·D(θ)z: the Gaussian noise model, with z ~ N(0, I_r) supplied."""
         return self.gradient(theta) + jnp.sqrt(noise_factor) * self.noise_apply(theta, z)
 
+    def sampler_state(self) -> Any:
+        """Initial state the minibatch sampler carries from step to step (none by default)."""
+        return None
+
     def minibatch_gradient(
         self,
         theta: Vector,
         key: Key,
         step: jax.Array,
+        state: Any,
         *,
         batch_size: int,
         n_train: int | None,
         replacement: bool,
-    ) -> Vector:
-        """One minibatch gradient ĝ at SGD step `step`, E ĝ = ∇L and Cov ĝ = Σ_B = f·C(θ).
+    ) -> tuple[Vector, Any]:
+        """One minibatch gradient ĝ at SGD step `step`, E ĝ = ∇L and Cov ĝ = Σ_B = f·C(θ),
+        and the sampler's next state.
 
         `key` is the path's minibatch stream. The default is the Gaussian model with
         z = normal(fold_in(key, step)); surfaces built on a dataset override this with real
-        sampling of examples (shuffled epochs drawn from `key`, `step` picking the batch).
+        sampling of examples (shuffled epochs drawn from `key`, carried in `state`).
         """
         z = jax.random.normal(jax.random.fold_in(key, step), (self.noise_dim,), theta.dtype)
         factor = minibatch_noise_factor(batch_size, n_train, replacement)
-        return self.gaussian_minibatch_gradient(theta, z, factor)
+        return self.gaussian_minibatch_gradient(theta, z, factor), state
+
 
 class ConstantGaussianNoise(Surface):
     """Base for synthetic surfaces with constant per-example gradient covariance C and the

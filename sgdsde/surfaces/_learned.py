@@ -75,32 +75,47 @@ class LearnedSurface(Surface):
         (noise,) = pullback((z - z.mean()) / jnp.sqrt(jnp.asarray(n, z.dtype)))
         return noise
 
+    def sampler_state(self) -> Int[Array, " n"]:
+        """The current epoch's order of the examples (replaced at each epoch's first step)."""
+        return jnp.arange(self.n_train)
+
     def minibatch_gradient(
         self,
         theta: Vector,
         key: Key,
         step: jax.Array,
+        state: Int[Array, " n"],
         *,
         batch_size: int,
         n_train: int | None,
         replacement: bool,
-    ) -> Vector:
-        """Gradient of the mean loss over a real minibatch of `batch_size` examples."""
+    ) -> tuple[Vector, Int[Array, " n"]]:
+        """Gradient of the mean loss over a real minibatch of `batch_size` examples.
+
+        Without replacement the epoch's permutation (drawn from ``fold_in(key, epoch)``) is
+        carried in `state` and redrawn only at the first step of each epoch; the branch depends
+        on the shared step counter alone, so under vmap it stays a real branch.
+        """
         del n_train
         n = self.n_train
         if replacement:
             index = jax.random.randint(jax.random.fold_in(key, step), (batch_size,), 0, n)
+            order = state
         else:
             per_epoch = n // batch_size
             epoch, position = step // per_epoch, step % per_epoch
-            order = jax.random.permutation(jax.random.fold_in(key, epoch), n)
+            order = jax.lax.cond(
+                position == 0,
+                lambda: jax.random.permutation(jax.random.fold_in(key, epoch), n),
+                lambda: state,
+            )
             index = jax.lax.dynamic_slice(order, (position * batch_size,), (batch_size,))
 
         def batch_loss(t: Vector) -> Scalar:
             data = self.per_example_losses(t, self.x_train[index], self.y_train[index]).mean()
             return data + 0.5 * self.l2 * jnp.sum(t**2)
 
-        return jax.grad(batch_loss)(theta)
+        return jax.grad(batch_loss)(theta), order
 
     def initial_point(self) -> Vector:
         return self.theta_init
