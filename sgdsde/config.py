@@ -128,7 +128,9 @@ class SDEConfig:
         return "shark" if additive_noise else "euler"
 
 
-def check_compatible(run: RunConfig, sde: SDEConfig, *, additive_noise: bool) -> None:
+def check_compatible(
+    run: RunConfig, sde: SDEConfig, *, additive_noise: bool, resampled_noise: bool = False
+) -> None:
     """Reject SDE choices that cannot describe this run, before any compilation.
 
     - The second-order SME is derived for plain SGD only (m = 0).
@@ -137,6 +139,8 @@ def check_compatible(run: RunConfig, sde: SDEConfig, *, additive_noise: bool) ->
       not commutative in general, so Stratonovich solvers would converge to a different SDE.
       (The underdamped SDE's noise depends on θ only and drives u only: it is commutative and
       Itô = Stratonovich, so every general solver is valid there.)
+    - Noise whose factor is redrawn every step (a random subset of the data) is unbiased only
+      when the diffusion is evaluated once per step: Euler.
     """
     if sde.model == "sme2" and run.momentum != 0.0:
         raise IncompatibleChoiceError(
@@ -144,6 +148,11 @@ def check_compatible(run: RunConfig, sde: SDEConfig, *, additive_noise: bool) ->
             "use model='sme1' or 'underdamped' for heavy ball"
         )
     solver = sde.resolved_solver(additive_noise)
+    if resampled_noise and solver != "euler":
+        raise IncompatibleChoiceError(
+            f"solver={solver!r} evaluates the diffusion more than once per step, but this "
+            "surface redraws its noise factor (a random data subset) every step; use 'euler'"
+        )
     if solver in ADDITIVE_NOISE_SOLVERS and not additive_noise:
         raise IncompatibleChoiceError(
             f"solver={solver!r} needs additive (constant) noise, but this surface's gradient "

@@ -69,7 +69,9 @@ def simulate_sde(
     """
     steps = checked_save_steps(save_steps, run.steps)
     check_surface_fits_run(surface, run)
-    check_compatible(run, sde, additive_noise=surface.additive_noise)
+    check_compatible(
+        run, sde, additive_noise=surface.additive_noise, resampled_noise=surface.resampled_noise
+    )
     solver_name = sde.resolved_solver(surface.additive_noise)
     spec = brownian_spec(surface, run, sde)
     start = surface.initial_point() if theta0 is None else jnp.asarray(theta0)
@@ -135,8 +137,12 @@ def _sde_ensemble(
     materialize = isinstance(solver, diffrax.AbstractSRK)
 
     def diffusion(t, y, args):
+        key = args
+        if surface.resampled_noise:
+            key = jax.random.fold_in(key, jnp.round(t * substeps / tau).astype(jnp.int32))
+
         def apply(z):
-            return model.diffusion(surface, y, z, lr, momentum, noise_factor)
+            return model.diffusion(surface, y, z, lr, momentum, noise_factor, key)
 
         if materialize:
             basis = jnp.eye(surface.noise_dim, dtype=theta0.dtype)
@@ -160,6 +166,7 @@ def _sde_ensemble(
             adjoint=diffrax.ForwardMode(),
             max_steps=n_solver_steps,
             throw=False,
+            args=jax.random.fold_in(key, 1) if surface.resampled_noise else None,
         )
         return jax.vmap(model.position)(solution.ys), solution.result == diffrax.RESULTS.successful
 

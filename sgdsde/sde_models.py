@@ -16,7 +16,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._types import NoiseVector, Vector
+from ._types import Key, NoiseVector, Vector
 from .surfaces import Surface
 
 
@@ -44,8 +44,9 @@ class SDEModel(eqx.Module):
         lr: jax.Array,
         momentum: jax.Array,
         noise_factor: jax.Array,
+        key: Key | None = None,
     ) -> Vector:
-        """σ(y)·z for z ∈ R^r (matrix-free)."""
+        """σ(y)·z for z ∈ R^r (matrix-free); `key` feeds surfaces with resampled noise."""
 
     def initial_state(self, theta0: Vector) -> Vector:
         return theta0
@@ -70,9 +71,9 @@ class FirstOrderSME(SDEModel):
     def drift(self, surface, y, lr, momentum):
         return -surface.gradient(y)
 
-    def diffusion(self, surface, y, z, lr, momentum, noise_factor):
+    def diffusion(self, surface, y, z, lr, momentum, noise_factor, key=None):
         scale = jnp.sqrt(self.time_per_step(lr, momentum) * noise_factor)
-        return -scale * surface.noise_apply(y, z)
+        return -scale * surface.noise_apply(y, z, key)
 
 
 class SecondOrderSME(SDEModel):
@@ -91,8 +92,8 @@ class SecondOrderSME(SDEModel):
         gradient, curvature_times_gradient = jax.jvp(surface.gradient, (y,), (surface.gradient(y),))
         return -gradient - 0.5 * lr * curvature_times_gradient
 
-    def diffusion(self, surface, y, z, lr, momentum, noise_factor):
-        return -jnp.sqrt(lr * noise_factor) * surface.noise_apply(y, z)
+    def diffusion(self, surface, y, z, lr, momentum, noise_factor, key=None):
+        return -jnp.sqrt(lr * noise_factor) * surface.noise_apply(y, z, key)
 
 
 class UnderdampedSDE(SDEModel):
@@ -112,9 +113,9 @@ class UnderdampedSDE(SDEModel):
         theta, u = jnp.split(y, 2)
         return jnp.concatenate([u, -(1.0 - momentum) * u - lr * surface.gradient(theta)])
 
-    def diffusion(self, surface, y, z, lr, momentum, noise_factor):
+    def diffusion(self, surface, y, z, lr, momentum, noise_factor, key=None):
         theta, _ = jnp.split(y, 2)
-        kick = -lr * jnp.sqrt(noise_factor) * surface.noise_apply(theta, z)
+        kick = -lr * jnp.sqrt(noise_factor) * surface.noise_apply(theta, z, key)
         return jnp.concatenate([jnp.zeros_like(kick), kick])
 
     def initial_state(self, theta0):

@@ -1,6 +1,8 @@
 """Learned surfaces: per-example gradients, the exact noise sampler and real minibatches are
 checked against independent computations; SGD and its SDE are compared on real data."""
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -157,3 +159,26 @@ def test_an_epoch_without_replacement_uses_every_example_once(small_surface):
     for epoch in gradients.reshape(2, 3, -1):
         np.testing.assert_allclose(8 * epoch.sum(0), 24 * surface.gradient(theta), rtol=1e-10)
     assert not np.allclose(gradients[0], gradients[3])
+
+
+def test_random_subset_noise_is_unbiased_for_the_per_example_covariance(small_surface):
+    """With a fresh subset of M = 6 of the N = 24 examples per draw, E[D_S z (D_S z)ᵀ] = C(θ):
+    the empirical covariance over (z, S) draws matches C within its standard errors."""
+    surface, theta = small_surface
+    subset = dataclasses.replace(surface, noise_subset=6)
+    keys = jax.random.split(jax.random.key(4), 40_000)
+    z = jax.random.normal(jax.random.key(6), (40_000, 6), jnp.float64)
+    draws = jax.vmap(lambda zz, k: subset.noise_apply(theta, zz, k))(z, keys)
+    u = _projections(surface.dim)
+    estimate = covariance_estimate(draws @ u.T)
+    truth = u @ _explicit_covariance(surface, theta) @ u.T
+    assert_within_stderr(estimate.value, estimate.stderr, truth)
+
+
+def test_random_subset_noise_drives_the_sde_with_euler_only(mnist1d):
+    surface = learned_surface(mnist1d, "logistic", noise_subset=100)
+    run = RunConfig(lr=0.05, batch_size=10, n_train=500, steps=20, paths=4)
+    result = simulate_sde(surface, run, SDEConfig(solver="euler"))
+    assert result.diverged_fraction == 0.0
+    with pytest.raises(IncompatibleChoiceError, match="once per step|more than once"):
+        simulate_sde(surface, run, SDEConfig(model="underdamped", solver="heun"))

@@ -112,7 +112,7 @@ class MultiplicativeNoise(Surface):
     def loss(self, theta):
         return 0.5 * self.curvature * jnp.sum(theta**2)
 
-    def noise_apply(self, theta, z):
+    def noise_apply(self, theta, z, key=None):
         return self.sigma * theta * z
 
     def initial_point(self):

@@ -53,8 +53,17 @@ class Surface(eqx.Module):
         """Mean loss L(θ)."""
 
     @abc.abstractmethod
-    def noise_apply(self, theta: Vector, z: NoiseVector) -> Vector:
-        """D(θ)·z with D(θ) D(θ)ᵀ = C(θ), the per-example gradient covariance."""
+    def noise_apply(self, theta: Vector, z: NoiseVector, key: Key | None = None) -> Vector:
+        """D(θ)·z with D(θ) D(θ)ᵀ = C(θ), the per-example gradient covariance.
+
+        `key` is used only by surfaces with `resampled_noise` (a fresh random factor per
+        solver step, with E[D Dᵀ] = C); the SDE engine passes one key per step."""
+
+    @property
+    def resampled_noise(self) -> bool:
+        """Whether D(θ) is drawn afresh per step (unbiased only for one diffusion evaluation
+        per step, so such surfaces need the Euler solver)."""
+        return False
 
     @abc.abstractmethod
     def initial_point(self) -> Vector:
@@ -111,8 +120,8 @@ class ConstantGaussianNoise(Surface):
     def noise_dim(self) -> int:
         return self.noise_factor.shape[1]
 
-    def noise_apply(self, theta: Vector, z: NoiseVector) -> Vector:
-        del theta
+    def noise_apply(self, theta: Vector, z: NoiseVector, key: Key | None = None) -> Vector:
+        del theta, key
         return self.noise_factor @ z
 
 

@@ -27,6 +27,10 @@ class LearnedSurface(Surface):
     - The SDE noise is exact (THEORY §2): D(θ)z = (1/√N)·G̃ᵀz for z ∈ R^N, computed as ONE
       vector–Jacobian product of the per-example losses with cotangent (z − z̄)/√N, never
       materialising the N×d gradient matrix G. The L2 term is deterministic: it adds no noise.
+    - With `noise_subset` = M < N (for very large N) each SDE step draws a fresh uniform subset
+      S of M examples and uses D_S z = c·(1/√M)·G̃_Sᵀz, z ∈ R^M, G̃_S centred on the subset's
+      mean and c² = (M/(M−1))·((N−1)/N), so that E_S[D_S D_Sᵀ] = C(θ) exactly (the subset
+      covariance is a without-replacement sample covariance). Unbiased, not exact: say so.
     """
 
     x_train: Float[Array, "n p"]
@@ -36,6 +40,7 @@ class LearnedSurface(Surface):
     theta_init: Vector
     l2: float
     unflatten: Callable[[Vector], eqx.Module] = eqx.field(static=True)
+    noise_subset: int | None = eqx.field(static=True, default=None)
 
     additive_noise: ClassVar[bool] = False
     gaussian_noise: ClassVar[bool] = False
@@ -46,7 +51,11 @@ class LearnedSurface(Surface):
 
     @property
     def noise_dim(self) -> int:
-        return self.x_train.shape[0]
+        return self.x_train.shape[0] if self.noise_subset is None else self.noise_subset
+
+    @property
+    def resampled_noise(self) -> bool:
+        return self.noise_subset is not None
 
     @property
     def n_train(self) -> int:
@@ -68,11 +77,16 @@ class LearnedSurface(Surface):
 
         return jax.vmap(single)(self.x_train, self.y_train)
 
-    def noise_apply(self, theta: Vector, z: NoiseVector) -> Vector:
-        n = self.n_train
-        _, pullback = jax.vjp(lambda t: self.per_example_losses(t, self.x_train, self.y_train),
-                              theta)
-        (noise,) = pullback((z - z.mean()) / jnp.sqrt(jnp.asarray(n, z.dtype)))
+    def noise_apply(self, theta: Vector, z: NoiseVector, key: Key | None = None) -> Vector:
+        n, m = self.n_train, self.noise_dim
+        if self.noise_subset is None:
+            x, y, scale = self.x_train, self.y_train, 1.0
+        else:
+            index = jax.random.choice(key, n, (m,), replace=False)
+            x, y = self.x_train[index], self.y_train[index]
+            scale = ((m / (m - 1)) * ((n - 1) / n)) ** 0.5
+        _, pullback = jax.vjp(lambda t: self.per_example_losses(t, x, y), theta)
+        (noise,) = pullback(scale * (z - z.mean()) / jnp.sqrt(jnp.asarray(m, z.dtype)))
         return noise
 
     def sampler_state(self) -> Int[Array, " n"]:
@@ -139,12 +153,18 @@ def learned_surface(
     l2: float = 0.0,
     seed: int = 0,
     dtype: jnp.dtype | str = jnp.float32,
+    noise_subset: int | None = None,
 ) -> LearnedSurface:
     """A :class:`LearnedSurface` for `model` ("logistic" or "mlp") on `dataset`, initialised
     with Equinox's default initialisation from `seed`; a 2-class dataset with
-    ``model="logistic"`` uses the binary (single-logit) head."""
+    ``model="logistic"`` uses the binary (single-logit) head. `noise_subset` = M selects
+    the unbiased random-subset SDE noise (2 ≤ M < N)."""
     if not l2 >= 0:
         raise ParameterRangeError("l2", l2, ">= 0")
+    if noise_subset is not None and not 2 <= noise_subset < dataset.n_train:
+        raise ParameterRangeError(
+            "noise_subset", noise_subset, f"an integer in [2, n_train={dataset.n_train})"
+        )
     binary = model == "logistic" and dataset.n_classes == 2
     network = make_model(
         model, dataset.n_features, dataset.n_classes, width=width, binary=binary,
@@ -159,4 +179,5 @@ def learned_surface(
         theta_init=theta,
         l2=float(l2),
         unflatten=unflatten,
+        noise_subset=noise_subset,
     )
