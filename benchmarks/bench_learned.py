@@ -50,7 +50,6 @@ import argparse
 import dataclasses
 import platform
 import statistics
-import time
 from collections.abc import Callable
 
 import diffrax
@@ -58,6 +57,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
+from _timing import Runner, Timing, time_round_robin
 from jax import lax
 
 import sgdsde
@@ -80,38 +80,6 @@ HAND_EULER = "hand Euler–Maruyama SME1"
 SDE = "sgdsde sme1 euler"
 HAND_SGD = "hand scan SGD"
 SGDSDE_SGD = "sgdsde simulate_sgd"
-
-Runner = Callable[[], object]
-
-
-@dataclasses.dataclass(frozen=True)
-class Timing:
-    """Wall times of one runner: the first (compiling) call and the timed repeats."""
-
-    first_call: float
-    repeats: list[float]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.repeats)
-
-
-def time_round_robin(runners: dict[str, Runner], repeats: int) -> dict[str, Timing]:
-    """Call every runner once (compilation), then `repeats` times each, interleaved."""
-    first: dict[str, float] = {}
-    for name, runner in runners.items():
-        start = time.perf_counter()
-        runner()
-        first[name] = time.perf_counter() - start
-        print(f"  compiled and ran {name!r} in {first[name]:.2f} s", flush=True)
-    times: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, runner in runners.items():
-            start = time.perf_counter()
-            runner()
-            times[name].append(time.perf_counter() - start)
-    return {name: Timing(first[name], times[name]) for name in runners}
-
 
 @dataclasses.dataclass(frozen=True)
 class Slope:

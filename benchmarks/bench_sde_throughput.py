@@ -41,8 +41,6 @@ os.environ["EQX_ON_ERROR"] = "nan"  # before equinox is imported: no runtime che
 import argparse
 import dataclasses
 import platform
-import statistics
-import time
 from collections.abc import Callable
 
 import diffrax
@@ -50,6 +48,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import Runner, Timing, time_round_robin
 from jax import lax
 
 import sgdsde
@@ -65,9 +64,6 @@ NOISE_LOG10_RANGE = (0.0, -1.0)
 TARGET_RATIO = 0.6
 BASELINE = "scan EM (fold_in)"
 CHECKED_AGAINST = "sgdsde euler"
-
-Runner = Callable[[], object]
-
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
@@ -85,18 +81,6 @@ class Problem:
     def dt(self) -> float:
         """Solver step: τ / substeps with τ = 1 for the underdamped SDE."""
         return 1.0 / self.substeps
-
-
-@dataclasses.dataclass(frozen=True)
-class Timing:
-    """Wall times of one runner: the first (compiling) call and the timed repeats."""
-
-    first_call: float
-    repeats: list[float]
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.repeats)
 
 
 def make_problem(dim: int, paths: int, steps: int, substeps: int) -> Problem:
@@ -213,23 +197,6 @@ def torchsde_runner(problem: Problem) -> Runner | None:
             return torchsde.sdeint(sde, y0, ts, method="euler", dt=problem.dt)
 
     return go
-
-
-def time_round_robin(runners: dict[str, Runner], repeats: int) -> dict[str, Timing]:
-    """Call every runner once (compilation), then `repeats` times each, interleaved."""
-    first: dict[str, float] = {}
-    for name, runner in runners.items():
-        start = time.perf_counter()
-        runner()
-        first[name] = time.perf_counter() - start
-        print(f"  compiled and ran {name!r} in {first[name]:.2f} s", flush=True)
-    times: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, runner in runners.items():
-            start = time.perf_counter()
-            runner()
-            times[name].append(time.perf_counter() - start)
-    return {name: Timing(first[name], times[name]) for name in runners}
 
 
 @dataclasses.dataclass(frozen=True)
