@@ -3,6 +3,7 @@
 Every user mistake (an :class:`sgdsde.errors.SGDSDEError`) is reported as one line
 ``error: ...`` on stderr with exit code 2, before anything is compiled. Results go to stdout;
 progress and logs go to stderr, so ``sgdsde quadratic --json`` prints JSON only.
+``sgdsde learned`` (a classifier on a data set) is defined in :mod:`sgdsde.cli_learned`.
 """
 
 from __future__ import annotations
@@ -330,6 +331,11 @@ def tour(
     if strict and not all(c.held for c in result.claims):
         raise typer.Exit(code=1)
 
+
+# `sgdsde learned` and `sgdsde evidence` live in their own modules; importing them registers
+# the commands on `app`.
+from . import cli_evidence as cli_evidence  # noqa: E402
+from . import cli_learned as cli_learned  # noqa: E402
 
 if __name__ == "__main__":  # pragma: no cover
     app()
