@@ -3,6 +3,12 @@
 Both simulators start from the same initialisation; at every checkpoint the train/test
 cross-entropy and accuracy of each finite path are averaged over the ensemble, with standard
 errors, so that agreement (or the gap) is read off with error bars.
+
+Sampling scheme matters. The SDEs model independent minibatch noise, which is what sampling
+*with* replacement gives. Shuffled epochs (without replacement, the default) have the same
+per-step covariance Σ_B, but the noise of one epoch sums to zero: over several epochs SGD then
+ends measurably lower and tighter than the SDE even at small ε (tests/test_learned.py measures
+it). Compare with ``RunConfig(replacement=True)`` unless that effect is what is studied.
 """
 
 from __future__ import annotations
