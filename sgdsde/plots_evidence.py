@@ -61,3 +61,33 @@ def evidence_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str 
     if title:
         fig.suptitle(title)
     return fig
+
+
+def flatness_figure(summaries: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """Three panels against the noise scale g (log axis), mean ± standard error over seeds:
+    test accuracy of the SGD end points, the Hessian trace of the summed cost there, and the
+    local Laplace log evidence ratio per example (where the Hessian is positive definite).
+
+    **Arguments:**
+
+    - `summaries`: :meth:`sgdsde.flatness.FlatnessPoint.summary` records, one per batch size.
+    - `title`: the figure's title.
+
+    **Returns:** the figure.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained")
+    g = np.array([s["noise_scale"] for s in summaries], float)
+    keys = ("test_accuracy", "hessian_trace", "log_evidence_ratio_per_example")
+    labels = ("test accuracy", "tr ∇∇C at the end point",
+              "local log evidence ratio (nats/example)")
+    for ax, key, label in zip(axes, keys, labels, strict=True):
+        mean = np.array([np.nan if s[key]["mean"] is None else s[key]["mean"] for s in summaries])
+        se = np.array([np.nan if s[key]["stderr"] is None else s[key]["stderr"]
+                       for s in summaries])
+        ax.errorbar(g, mean, yerr=se, fmt="-o", capsize=3)
+        ax.set_xscale("log")
+        ax.set_xlabel("noise scale g = ε(N/B − 1)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return fig

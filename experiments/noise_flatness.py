@@ -1,0 +1,78 @@
+"""Claim (THEORY §5, Smith & Le 2018): SGD noise drives training to flatter minima, so the end
+points of runs at a larger noise scale g = ε(N/B − 1) have a smaller Hessian (and, where the
+Laplace evidence is defined, a larger Occam factor).
+
+Design. One-hidden-layer MLP (width 16 small / 64 full) on MNIST-1D (N = 500 / 2,000), plain
+SGD at ε = 0.1 with shuffled epochs, the same budget of updates at every batch size, several
+seeds from one initialisation. At each end point the exact Hessian of the summed cost
+C = N·mean NLL + (λ/2)‖θ‖², λ = 1, gives tr ∇∇C and, only where ∇∇C ≻ 0, ln det ∇∇C and a local
+Laplace evidence ratio (SGD end points are not exact minima; this is said beside every number).
+
+Claim line: "larger g gave flatter minima" holds when the Hessian trace decreases from the
+smallest to the largest g by more than z·(combined standard error), z = 3.
+
+Run: ``python experiments/noise_flatness.py [--scale small|full] [--out DIR]`` (small: under a
+minute on 2 CPU cores). Writes ``flatness.json`` and ``flatness.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+from sgdsde.data import load_dataset  # noqa: E402
+from sgdsde.flatness import flatness_study  # noqa: E402
+from sgdsde.plots import save_figure  # noqa: E402
+from sgdsde.plots_evidence import flatness_figure  # noqa: E402
+
+SCALES = {
+    "small": dict(n_train=500, width=16, batch_sizes=[5, 25, 125], updates=2000, seeds=4),
+    "full": dict(n_train=2000, width=64, batch_sizes=[4, 16, 64, 256, 1000], updates=10000,
+                 seeds=8),
+}
+LR, PRIOR_PRECISION, Z = 0.1, 1.0, 3.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=SCALES, default="small")
+    parser.add_argument("--out", type=Path, default=Path("results/noise_flatness"))
+    args = parser.parse_args()
+    settings = SCALES[args.scale]
+    start = time.perf_counter()
+    dataset = load_dataset("mnist1d", n_train=settings["n_train"], n_test=1000, seed=0)
+    points = flatness_study(dataset, settings["batch_sizes"], lr=LR, updates=settings["updates"],
+                            seeds=settings["seeds"], width=settings["width"],
+                            prior_precision=PRIOR_PRECISION)
+    summaries = [p.summary() for p in points]
+    high_noise, low_noise = summaries[0]["hessian_trace"], summaries[-1]["hessian_trace"]
+    drop = low_noise["mean"] - high_noise["mean"]
+    combined = math.hypot(low_noise["stderr"], high_noise["stderr"])
+    held = drop > Z * combined
+    args.out.mkdir(parents=True, exist_ok=True)
+    record = {"scale": args.scale, "lr": LR, "prior_precision": PRIOR_PRECISION, **settings,
+              "points": summaries, "trace_drop": drop, "trace_drop_stderr": combined,
+              "claim_held": held, "wall_seconds": time.perf_counter() - start}
+    (args.out / "flatness.json").write_text(json.dumps(record, indent=2, default=str))
+    save_figure(flatness_figure(summaries, "SGD noise and flatness (MNIST-1D MLP)"),
+                args.out / "flatness.png")
+    for s in summaries:
+        print(f"g = {s['noise_scale']:7.3f} (B = {s['batch_size']:4d}): test acc "
+              f"{s['test_accuracy']['mean']:.3f} ± {s['test_accuracy']['stderr']:.3f}, "
+              f"tr ∇∇C = {s['hessian_trace']['mean']:.4g} ± {s['hessian_trace']['stderr']:.2g}, "
+              f"positive definite {s['positive_definite_fraction']:.0%}")
+    verdict = "held" if held else "did not hold"
+    print(f"claim 'larger g gave flatter minima' {verdict}: the trace falls by {drop:.4g} ± "
+          f"{combined:.2g} from g = {summaries[-1]['noise_scale']:.3g} to "
+          f"{summaries[0]['noise_scale']:.3g}")
+
+
+if __name__ == "__main__":
+    main()
