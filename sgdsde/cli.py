@@ -332,10 +332,11 @@ def tour(
         raise typer.Exit(code=1)
 
 
-# `sgdsde learned`, `evidence` and `sweep` live in their own modules; importing them registers
-# the commands on `app`.
+# `sgdsde learned`, `evidence`, `sweep` and `scaling` live in their own modules; importing
+# them registers the commands on `app`.
 from . import cli_evidence as cli_evidence  # noqa: E402
 from . import cli_learned as cli_learned  # noqa: E402
+from . import cli_scaling as cli_scaling  # noqa: E402
 from . import cli_sweep as cli_sweep  # noqa: E402
 
 if __name__ == "__main__":  # pragma: no cover

@@ -288,3 +288,27 @@ def test_diverged_runs_recorded(tmp_path):
                 "final_train_loss", "final_train_accuracy"):
         assert math.isnan(huge[key]), key
     assert "1 diverged" in result.stderr
+
+
+def test_scaling_command_reads_a_sweep_and_writes_fits_and_figures(reference, tmp_path):
+    """`sgdsde scaling` on the reference sweep: one B_opt per learning rate, a slope fit over
+    ε (two slices), the collapse score, and the three figures; bad input exits 2."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from sgdsde.cli import app
+
+    _, out = reference
+    runner = CliRunner()
+    figures = tmp_path / "figures"
+    result = runner.invoke(app, ["scaling", str(out), "--json", "--n-boot", "50",
+                                 "--figure-dir", str(figures)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert sorted(b["lr"] for b in record["b_opt"]) == [0.05, 0.2]
+    assert set(record["fits"]) | set(record["fit_errors"]) == {"lr"}
+    assert "score" in record["collapse"]
+    assert {p.name for p in figures.iterdir()} >= {"accuracy_vs_b.png", "collapse_in_g.png"}
+    missing = runner.invoke(app, ["scaling", str(tmp_path / "nothing")])
+    assert missing.exit_code == 2 and "not a folder" in missing.output

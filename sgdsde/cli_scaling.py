@@ -1,0 +1,106 @@
+"""``sgdsde scaling DIR``: B_opt per (ε, N, m) slice of a finished sweep, log–log fits of B_opt
+against ε, N and 1/(1−m) with bootstrap intervals (theory: slope 1), and the collapse of test
+accuracy in the noise scale g (THEORY §4).
+
+Registered on :data:`sgdsde.cli.app` (imported at the end of :mod:`sgdsde.cli`); all
+computation is in :mod:`sgdsde.scaling`, all drawing in :mod:`sgdsde.plots_scaling`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .cli import CONVENTIONS, OptionError, _json_dumps, _user_errors, app, stderr, stdout
+
+VARIED = {"lr": "lr", "n_train": "n_train", "inv_one_minus_m": "momentum"}
+
+
+@app.command(epilog=CONVENTIONS)
+def scaling(
+    results: Annotated[Path, typer.Argument(help="A sweep's --out folder (part-*.parquet).")],
+    metric: Annotated[str, typer.Option(
+        help="Column whose optimum over B defines B_opt.")] = "final_test_accuracy",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates over seeds.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    figure_dir: Annotated[Path | None, typer.Option(
+        help="Where the figures go (default: RESULTS/figures).")] = None,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object (B_opt per slice, fits, collapse) on stdout.")]
+    = False,
+) -> None:
+    """Locate B_opt for every (ε, N, m) slice (a smooth quadratic-in-log-B estimate with a
+    bootstrap interval over seeds; diverged runs excluded and counted), fit log B_opt against
+    log ε, log N and log 1/(1−m) wherever the sweep varies them (95% bootstrap interval beside
+    the predicted slope 1), and score how well test accuracy collapses onto one curve in g."""
+    from .plots import save_figure
+    from .plots_scaling import accuracy_vs_batch_figure, collapse_figure, scaling_figure
+    from .scaling import as_columns, collapse_in_g, fit_scaling, locate_b_opt
+    from .store import read_results
+
+    with _user_errors():
+        if n_boot < 10:
+            raise OptionError(f"--n-boot={n_boot} is out of range: --n-boot must be >= 10")
+        if not results.is_dir():
+            raise OptionError(f"RESULTS={results} is not a folder of sweep results")
+        table = read_results(results)
+        if table.num_rows == 0:
+            raise OptionError(f"RESULTS={results} holds no finished runs")
+        columns = as_columns(table)
+        if metric not in columns:
+            raise OptionError(f"--metric={metric!r} is not a column of the results")
+        b_opts = locate_b_opt(table, metric, n_boot=n_boot, seed=seed)
+        fits, fit_errors = {}, {}
+        for variable, column in VARIED.items():
+            if len(set(columns[column].tolist())) < 2:
+                continue
+            try:
+                fits[variable] = fit_scaling(b_opts, variable, seed=seed)
+            except ValueError as error:  # e.g. every slice at the grid's edge
+                fit_errors[variable] = str(error)
+        collapse = collapse_in_g(table, metric)
+    folder = figure_dir or results / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = [save_figure(accuracy_vs_batch_figure(b_opts, metric), folder / "accuracy_vs_b.png"),
+             save_figure(collapse_figure(collapse), folder / "collapse_in_g.png")]
+    saved += [save_figure(scaling_figure(fit), folder / f"b_opt_vs_{name}.png")
+              for name, fit in fits.items()]
+    record: dict[str, Any] = {
+        "metric": metric,
+        "b_opt": [b.to_dict() for b in b_opts],
+        "fits": {name: fit.to_dict() for name, fit in fits.items()},
+        "fit_errors": fit_errors,
+        "collapse": collapse.to_dict(),
+        "figures": [str(path) for path in saved],
+    }
+    if json_output:
+        typer.echo(_json_dumps(record))
+        return
+    stdout.print(_b_opt_table(record["b_opt"]))
+    for name, fit in record["fits"].items():
+        held = "contains" if fit["theory_in_interval"] else "EXCLUDES"
+        stdout.print(
+            f"log B_opt vs log {name}: slope {fit['slope']:.2f}, 95% interval "
+            f"[{fit['ci_low']:.2f}, {fit['ci_high']:.2f}] over {fit['n_slices']} slices; "
+            f"{held} the predicted slope 1"
+        )
+    for name, error in fit_errors.items():
+        stdout.print(f"log B_opt vs log {name}: no fit ({error})")
+    stdout.print(f"collapse in g: score {record['collapse'].get('score')} (≈1 = collapsed)")
+    stderr.print("figures: " + ", ".join(record["figures"]))
+
+
+def _b_opt_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="B_opt per slice (bootstrap 95% interval over seeds)")
+    for name in ("ε", "N", "m", "B_opt", "interval", "edge", "diverged"):
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(
+            f"{row['lr']:g}", str(row["n_train"]), f"{row['momentum']:g}",
+            f"{row['b_opt']:.3g}", f"[{row['ci_low']:.3g}, {row['ci_high']:.3g}]",
+            str(row["edge"] or ""), str(row["n_diverged"]),
+        )
+    return table
