@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import sgdsde.sde
-import sgdsde.sgd
 from sgdsde.cli import app
 
 runner = CliRunner()
@@ -20,17 +18,6 @@ REQUIRED_KEYS = {
     "diverged_fraction",
 }
 TINY = ["--paths", "64", "--steps", "20", "--substeps", "1"]
-
-
-@pytest.fixture
-def no_compilation(monkeypatch):
-    """Make both simulators' compiled kernels raise if anything reaches them."""
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("a simulator was called: the error must come before compilation")
-
-    monkeypatch.setattr(sgdsde.sgd, "_sgd_ensemble", forbidden)
-    monkeypatch.setattr(sgdsde.sde, "_sde_ensemble", forbidden)
 
 
 @pytest.mark.parametrize("command", [[], ["quadratic"], ["tour"]])

@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import sgdsde.sde
-import sgdsde.sgd
 from sgdsde.cli import app
 
 runner = CliRunner()
@@ -21,17 +19,6 @@ METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 TINY = ["--n-train", "200", "--n-test", "100", "--width", "16", "--paths", "4",
         "--budget", "updates", "--budget-amount", "20", "--substeps", "1",
         "--checkpoints", "3"]
-
-
-@pytest.fixture
-def no_compilation(monkeypatch):
-    """Make both simulators' compiled kernels raise if anything reaches them."""
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("a simulator was called: the error must come before compilation")
-
-    monkeypatch.setattr(sgdsde.sgd, "_sgd_ensemble", forbidden)
-    monkeypatch.setattr(sgdsde.sde, "_sde_ensemble", forbidden)
 
 
 def test_help():
