@@ -31,6 +31,8 @@ class Stream(enum.IntEnum):
 
     MINIBATCH = 0
     BROWNIAN = 1
+    NOISE_SUBSET = 2
+    BOOTSTRAP = 3
 
 
 def path_keys(seed: int, paths: int, stream: Stream) -> Key:

@@ -70,6 +70,14 @@ def covariance_difference(x: Ensemble, y: Ensemble, *, paired: bool) -> Estimate
     )
 
 
+def bootstrap_key(seed: int, index: int = 0) -> Key:
+    """The key of bootstrap number `index` of a run with `seed`: its own random stream
+    (``Stream.BOOTSTRAP``), independent of the simulators' streams."""
+    from .brownian import Stream, path_keys
+
+    return path_keys(seed, index + 1, Stream.BOOTSTRAP)[index]
+
+
 def bootstrap(
     statistic: Callable[[Ensemble, Ensemble], jax.Array],
     x: Ensemble,

@@ -25,6 +25,7 @@ Conventions (read these before mixing with :class:`sgdsde.surfaces.LearnedSurfac
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -442,12 +443,17 @@ def evidence_sweep(dataset: Dataset, lambdas: Sequence[float], *, model: str = "
         cost = summed_cost(surface, lam)
         found = minimize_cost(cost, start, gtol=gtol, max_iter=max_iter,
                               method="newton" if newton else "lbfgs")
-        evidence = laplace_log_evidence(cost, found.theta, lam, surface.n_train,
-                                        n_classes=dataset.n_classes, hessian=hessian)
+        try:
+            evidence = laplace_log_evidence(cost, found.theta, lam, surface.n_train,
+                                            n_classes=dataset.n_classes,
+                                            hessian=hessian).to_dict()
+        except NotAMinimumError:  # recorded (all evidence fields None), never a crash
+            evidence = {f.name: None for f in dataclasses.fields(LaplaceEvidence)}
         records.append({
             "lambda": lam,
             **classifier_metrics(surface, found.theta),
-            **evidence.to_dict(),
+            **evidence,
+            "is_minimum": evidence["log_evidence"] is not None,
             "grad_norm": found.grad_norm, "iterations": found.iterations,
             "converged": found.converged, "minimizer": found.method,
         })

@@ -22,7 +22,7 @@ import numpy as np
 
 from .config import RunConfig
 from .data import Dataset
-from .evidence import hessian_logdet, require_x64, summed_cost
+from .evidence import check_hessian_method, hessian_logdet, require_x64, summed_cost
 from .learned_study import ensemble_metrics
 from .sgd import simulate_sgd
 from .surfaces import learned_surface
@@ -32,7 +32,8 @@ from .theory import noise_scale
 @dataclasses.dataclass(frozen=True)
 class FlatnessPoint:
     """Per-seed results at one noise scale: SGD's test accuracy at the end point, and the
-    curvature and evidence of the polished minimum (NaN where it is not a minimum)."""
+    curvature and local Laplace evidence there (NaN where ∇∇C is not positive definite;
+    diverged runs are absent)."""
 
     batch_size: int
     noise_scale: float
@@ -59,8 +60,10 @@ class FlatnessPoint:
             "hessian_trace": mean_se(self.hessian_trace),
             "logdet": mean_se(self.logdet),
             "log_evidence_ratio_per_example": mean_se(self.log_evidence_ratio_per_example),
-            "positive_definite_fraction": float(np.mean(np.isfinite(self.logdet))),
-            "max_grad_norm": float(np.max(self.grad_norm)),
+            "positive_definite_fraction": (
+                float(np.mean(np.isfinite(self.logdet))) if self.logdet.size else math.nan
+            ),
+            "max_grad_norm": float(np.max(self.grad_norm)) if self.grad_norm.size else math.nan,
         }
 
 
@@ -79,6 +82,7 @@ def flatness_study(
     measure curvature and evidence of the minimum each run reached (needs jax x64)."""
     require_x64()
     surface = learned_surface(dataset, "mlp", width=width, seed=seed, dtype=np.float64)
+    check_hessian_method("exact", surface.dim)
     cost = summed_cost(surface, prior_precision)
     points = []
     for batch_size in batch_sizes:
@@ -88,7 +92,8 @@ def flatness_study(
         accuracy = ensemble_metrics(surface, sgd)["test_accuracy"][:, -1]
         finals = sgd.final[~np.asarray(sgd.diverged)]
         measured = [_endpoint_curvature(cost, theta, prior_precision, dataset) for theta in finals]
-        columns = {key: np.array([m[key] for m in measured]) for key in measured[0]}
+        keys = ("hessian_trace", "logdet", "log_evidence_ratio_per_example", "grad_norm")
+        columns = {key: np.array([m[key] for m in measured], float) for key in keys}
         points.append(FlatnessPoint(
             batch_size=batch_size,
             noise_scale=float(noise_scale(lr, batch_size, dataset.n_train)),

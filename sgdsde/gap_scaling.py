@@ -18,7 +18,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .compare import bootstrap, difference_estimate, finite_paths, relative_covariance_gap
+from .compare import (
+    bootstrap,
+    bootstrap_key,
+    difference_estimate,
+    finite_paths,
+    relative_covariance_gap,
+)
 from .config import RunConfig, SDEConfig
 from .quadratic_study import model_stationary_cov, steps_to_stationarity
 from .sde import brownian_spec, simulate_sde
@@ -110,7 +116,8 @@ def stationary_gap_scaling(
         run = RunConfig(lr=lr, momentum=momentum, steps=steps, paths=paths, seed=seed + index)
         sgd_final, sde_final = _coupled_finals(surface, run, sde)
         estimate = bootstrap(
-            relative_covariance_gap, sgd_final, sde_final, jax.random.key(seed), paired=True
+            relative_covariance_gap, sgd_final, sde_final, bootstrap_key(seed, index),
+            paired=True,
         )
         gaps.append(float(estimate.value))
         stderrs.append(float(estimate.stderr))

@@ -11,7 +11,9 @@ L(θ) = (1/N) Σ_i ℓ_i(θ) and adds any L2 penalty (λ/2)‖θ‖² itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import math
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -148,16 +150,43 @@ def accuracy(model: Classifier, x: Float[Array, "n p"], y: Int[Array, " n"]) -> 
     return jnp.mean(predicted.astype(y.dtype) == y)
 
 
-def flatten_model(model: eqx.Module) -> tuple[Vector, Callable[[Vector], eqx.Module]]:
+@dataclasses.dataclass(frozen=True)
+class Unflatten:
+    """θ ↦ model: the inverse of :func:`flatten_model`, as a hashable value.
+
+    It holds the structure (treedef, shapes, dtypes and the model's non-array part) rather than
+    a closure, so two surfaces built on models of the same architecture compare equal as
+    static data and share their compiled kernels (a closure would force a recompilation for
+    every new surface).
+    """
+
+    treedef: Any
+    shapes: tuple[tuple[int, ...], ...]
+    dtypes: tuple[str, ...]
+    static: Any
+
+    def __call__(self, flat: Vector) -> eqx.Module:
+        leaves, offset = [], 0
+        for shape, dtype in zip(self.shapes, self.dtypes, strict=True):
+            size = math.prod(shape)
+            leaves.append(flat[offset:offset + size].reshape(shape).astype(dtype))
+            offset += size
+        return eqx.combine(jax.tree_util.tree_unflatten(self.treedef, leaves), self.static)
+
+
+def flatten_model(model: eqx.Module) -> tuple[Vector, Unflatten]:
     """Split a model into a flat vector θ of its floating-point arrays and the inverse map.
 
     θ is the ``ravel_pytree`` concatenation of ``eqx.partition(model, eqx.is_inexact_array)``;
     ``unflatten(θ)`` rebuilds a model of the same structure (jit- and grad-compatible).
     """
     params, static = eqx.partition(model, eqx.is_inexact_array)
-    theta, unravel = ravel_pytree(params)
-
-    def unflatten(flat: Vector) -> eqx.Module:
-        return eqx.combine(unravel(flat), static)
-
+    theta, _ = ravel_pytree(params)
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    unflatten = Unflatten(
+        treedef=treedef,
+        shapes=tuple(tuple(leaf.shape) for leaf in leaves),
+        dtypes=tuple(str(leaf.dtype) for leaf in leaves),
+        static=static,
+    )
     return theta, unflatten

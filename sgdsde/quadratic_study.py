@@ -16,7 +16,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import theory
-from .compare import Estimate, bootstrap, covariance_estimate, finite_paths, gaussian_w2
+from .compare import (
+    Estimate,
+    bootstrap,
+    bootstrap_key,
+    covariance_estimate,
+    finite_paths,
+    gaussian_w2,
+)
 from .config import RunConfig, SDEConfig, check_compatible
 from .errors import UnstableLearningRateError
 from .results import EnsembleRun
@@ -190,7 +197,7 @@ def _covariance_or_nan(x: jax.Array, dim: int) -> Estimate:
 def _w2_or_nan(x: jax.Array, y: jax.Array, seed: int) -> Estimate:
     if min(x.shape[0], y.shape[0]) < 2:
         return Estimate(jnp.nan, jnp.nan)
-    return bootstrap(gaussian_w2, x, y, jax.random.key(seed), paired=False)
+    return bootstrap(gaussian_w2, x, y, bootstrap_key(seed), paired=False)
 
 
 __all__ = ["QuadraticComparison", "compare_on_quadratic", "check_stable",

@@ -84,6 +84,7 @@ def simulate_sde(
         jnp.asarray(run.momentum, start.dtype),
         jnp.asarray(minibatch_noise_factor(run.batch_size, run.n_train, run.replacement)),
         path_keys(run.seed, run.paths, Stream.BROWNIAN),
+        path_keys(run.seed, run.paths, Stream.NOISE_SUBSET),
         jnp.asarray(steps),
         spec=spec,
         n_sgd_steps=run.steps,
@@ -116,6 +117,7 @@ def _sde_ensemble(
     momentum: jax.Array,
     noise_factor: jax.Array,
     keys: Key,
+    subset_keys: Key,
     save_steps: Steps,
     *,
     spec: BrownianSpec,
@@ -149,7 +151,7 @@ def _sde_ensemble(
             return lx.MatrixLinearOperator(jax.vmap(apply, out_axes=1)(basis))
         return lx.FunctionLinearOperator(apply, noise_structure)
 
-    def one_path(key: Key) -> tuple[Trajectories, jax.Array]:
+    def one_path(key: Key, subset_key: Key) -> tuple[Trajectories, jax.Array]:
         terms = diffrax.MultiTerm(
             diffrax.ODETerm(drift),
             diffrax.ControlTerm(diffusion, spec.path(key, theta0.dtype)),
@@ -161,14 +163,14 @@ def _sde_ensemble(
             t1=grid[-1],
             dt0=None,
             y0=y0,
-            saveat=diffrax.SaveAt(ts=tau * save_steps.astype(theta0.dtype)),
+            saveat=diffrax.SaveAt(ts=grid[save_steps * substeps]),
             stepsize_controller=diffrax.StepTo(ts=grid),
             adjoint=diffrax.ForwardMode(),
             max_steps=n_solver_steps,
             throw=False,
-            args=jax.random.fold_in(key, 1) if surface.resampled_noise else None,
+            args=subset_key if surface.resampled_noise else None,
         )
         return jax.vmap(model.position)(solution.ys), solution.result == diffrax.RESULTS.successful
 
-    theta, succeeded = jax.vmap(one_path)(keys)
+    theta, succeeded = jax.vmap(one_path)(keys, subset_keys)
     return theta, ~succeeded

@@ -452,9 +452,10 @@ def _weak_order_claims(sme1: Any, sme2: Any) -> list[Claim]:
             measured=f"c₁ = {_fmt(a2, a2_se)}, c₂ = {_fmt(b2, b2_se)}; slope "
             f"{_fmt(float(sme2.slope), float(sme2.slope_stderr))}; |gap_sme2|/|gap_sme1| = "
             + ", ".join(f"{r:.3g}" for r in ratio),
-            held=bool(abs(a2) <= crit * a2_se and abs(b2) > crit * b2_se
+            held=bool(abs(a2) + crit * a2_se < 0.1 * abs(a1) and abs(b2) > crit * b2_se
                       and np.all(ratio < 1.0)),
-            test=f"same fit; |c₁| ≤ {crit:.2f}·stderr, |c₂| > {crit:.2f}·stderr (α={ALPHA})",
+            test=f"same fit; |c₁| + {crit:.2f}·stderr < 0.1·|c₁(SME1)| (an equivalence bound, "
+            f"not a failure to reject), |c₂| > {crit:.2f}·stderr (α={ALPHA})",
         ),
     ]
 
