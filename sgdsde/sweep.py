@@ -410,7 +410,9 @@ class SweepSummary:
 
 
 def _group_metrics(surface, theta0, lr, momentum, keys, save_steps, *, batch, bound):
-    """Metrics (R, S) and divergence flags (R,) of R runs sharing B, N, updates."""
+    """Metrics (R, S) and divergence flags (R,) of R runs sharing B, N, updates and the save
+    steps (one unbatched (S,) array: the step counter then stays unbatched under vmap, so the
+    once-per-epoch reshuffle remains a real branch instead of running at every step)."""
     import jax
 
     from .results import diverged_paths
@@ -419,7 +421,7 @@ def _group_metrics(surface, theta0, lr, momentum, keys, save_steps, *, batch, bo
     def one(th, e, m, k, s):
         return _sgd_ensemble(surface, th, e, m, k, s, batch=batch, coupling=None)[0]
 
-    theta = jax.vmap(one)(theta0, lr, momentum, keys, save_steps)
+    theta = jax.vmap(one, in_axes=(0, 0, 0, 0, None))(theta0, lr, momentum, keys, save_steps)
     metrics = jax.vmap(jax.vmap(surface.metrics))(theta)
     return metrics, diverged_paths(theta, bound)
 
@@ -511,11 +513,10 @@ def run_sweep(
         lr = jnp.asarray([r.lr for r in padded], dtype)
         momentum = jnp.asarray([r.momentum for r in padded], dtype)
         keys = jnp.stack([path_keys(r.seed, 1, Stream.MINIBATCH) for r in padded])
-        save_steps = jnp.asarray([r.save_steps for r in padded], jnp.int32)
+        save_steps = jnp.asarray(first.save_steps, jnp.int32)  # the same for the whole group
         if mesh_sharding is not None:
-            theta0, lr, momentum, keys, save_steps = (
-                jax.device_put(x, mesh_sharding)
-                for x in (theta0, lr, momentum, keys, save_steps))
+            theta0, lr, momentum, keys = (
+                jax.device_put(x, mesh_sharding) for x in (theta0, lr, momentum, keys))
         metrics, diverged = compiled(
             surface, theta0, lr, momentum, keys, save_steps,
             batch=(first.batch_size, first.n_train, first.replacement),
