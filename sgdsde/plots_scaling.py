@@ -41,9 +41,10 @@ def accuracy_vs_batch_figure(b_opts: Sequence[BOpt], title: str = "") -> Figure:
         ax.errorbar(b.batch_sizes, b.means, yerr=np.nan_to_num(b.stderrs), fmt="-o",
                     color=color, markersize=3, capsize=2, label=label)
         ax.plot(b.fit_b, b.fit_values, "--", color=color, linewidth=1)
-        ax.errorbar([b.b_opt], [b.peak_value], xerr=[[b.b_opt - b.ci_low], [b.ci_high - b.b_opt]],
-                    fmt="D", color=color, markersize=7, capsize=4,
-                    markerfacecolor="none" if b.edge else color)
+        # The percentile interval need not contain the point estimate: draw it as a bar.
+        ax.plot([b.ci_low, b.ci_high], [b.peak_value] * 2, "-|", color=color, linewidth=1.5)
+        ax.plot([b.b_opt], [b.peak_value], "D", color=color, markersize=7,
+                markerfacecolor="none" if b.edge else color)
     ax.set_xscale("log")
     ax.set_xlabel("batch size B")
     ax.set_ylabel(b_opts[0].metric.replace("_", " ") if b_opts else "")

@@ -220,3 +220,14 @@ def test_critical_batch_size_closed_form():
     assert out["b_simple"] == pytest.approx(8.0 / 5.0)
     assert out["b_noise"] == pytest.approx((6.0 + 5.0) / (2.0 + 4.0))
     assert np.isnan(critical_batch_size(g, c)["b_noise"])
+
+
+def test_batch_figure_draws_a_point_estimate_outside_its_percentile_interval(b_opts):
+    """A bootstrap percentile interval need not contain the point estimate (a flat optimum:
+    seen on a real sweep); the figure must still draw it."""
+    import dataclasses
+
+    from sgdsde.plots_scaling import accuracy_vs_batch_figure
+
+    odd = dataclasses.replace(b_opts[0], ci_low=4 * b_opts[0].b_opt, ci_high=8 * b_opts[0].b_opt)
+    accuracy_vs_batch_figure([odd])
