@@ -1,0 +1,107 @@
+"""Piecewise-constant training schedules: "decaying ε ≡ growing B" (THEORY §4, Smith,
+Kindermans, Ying & Le 2018).
+
+A schedule is a list of phases (ε, B, epochs); each phase continues every run from where the
+previous phase left it, with a fresh minibatch stream (``fold_in`` of the run's key with the
+phase index) and, for heavy ball, a fresh velocity (v = 0 at each phase start: state it when
+m > 0). Dividing ε by α at given epochs or multiplying B by α at the same epochs keeps the
+noise scale g = ε(N/B − 1)/(1 − m) ≈ εN/(B(1 − m)) on the same path while B ≪ N, so the two
+should reach the same test accuracy, the growing-batch one with fewer updates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .brownian import Stream, path_keys
+from .config import RunConfig
+from .errors import ParameterRangeError
+from .results import diverged_paths
+from .sgd import _sgd_ensemble, check_surface_fits_run
+from .surfaces import LearnedSurface
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """`epochs` epochs of SGD at learning rate `lr` and batch size `batch_size`."""
+
+    lr: float
+    batch_size: int
+    epochs: int
+
+    def updates(self, n_train: int) -> int:
+        """⌊N/B⌋ updates per epoch (the last partial batch of an epoch is dropped)."""
+        return self.epochs * (n_train // self.batch_size)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleResult:
+    """Test accuracy of every run at the end of every phase, and the updates each phase took."""
+
+    phases: tuple[Phase, ...]
+    updates: tuple[int, ...]
+    test_accuracy: np.ndarray  # (phases, runs); NaN for diverged runs
+    diverged: np.ndarray  # (runs,)
+
+    @property
+    def total_updates(self) -> int:
+        return sum(self.updates)
+
+
+def run_schedule(
+    surface: LearnedSurface,
+    phases: Sequence[Phase],
+    *,
+    momentum: float = 0.0,
+    runs: int = 8,
+    seed: int = 0,
+) -> ScheduleResult:
+    """Train `runs` independent SGD runs (shuffled epochs) through `phases` from the surface's
+    initialisation; every phase is validated (through :class:`RunConfig`) before anything is
+    compiled."""
+    if not phases:
+        raise ParameterRangeError("phases", list(phases), "a non-empty list of Phase")
+    n = surface.n_train
+    configs = []
+    for phase in phases:
+        if isinstance(phase.epochs, bool) or not isinstance(phase.epochs, int) or phase.epochs < 1:
+            raise ParameterRangeError("epochs", phase.epochs, "an integer >= 1")
+        configs.append(RunConfig(lr=phase.lr, momentum=momentum, batch_size=phase.batch_size,
+                                 n_train=n, steps=phase.updates(n), paths=runs, seed=seed))
+    for config in configs:
+        check_surface_fits_run(surface, config)
+    keys = path_keys(seed, runs, Stream.MINIBATCH)
+    theta = jnp.broadcast_to(surface.initial_point(), (runs, surface.dim))
+    accuracy, diverged = [], np.zeros(runs, bool)
+    for index, config in enumerate(configs):
+        phase_keys = jax.vmap(lambda k, i=index: jax.random.fold_in(k, i))(keys)
+        theta = _continue(surface, theta, config, phase_keys)
+        diverged |= np.asarray(diverged_paths(theta[:, None, :], config.divergence_bound))
+        values = np.asarray(jax.vmap(surface.metrics)(theta)["test_accuracy"])
+        accuracy.append(np.where(diverged, np.nan, values))
+    return ScheduleResult(
+        phases=tuple(phases),
+        updates=tuple(config.steps for config in configs),
+        test_accuracy=np.stack(accuracy),
+        diverged=diverged,
+    )
+
+
+def _continue(surface: LearnedSurface, theta: jax.Array, config: RunConfig,
+              keys: jax.Array) -> jax.Array:
+    """Each run's parameters after `config.steps` more updates, from its own start."""
+    batch = (config.batch_size, config.n_train, config.replacement)
+    save_steps = jnp.asarray([config.steps])
+    lr = jnp.asarray(config.lr, theta.dtype)
+    momentum = jnp.asarray(config.momentum, theta.dtype)
+
+    def one(start: jax.Array, key: jax.Array) -> jax.Array:
+        return _sgd_ensemble(surface, start, lr, momentum, key[None], save_steps, batch=batch,
+                             coupling=None)[0, -1]
+
+    return jax.vmap(one)(theta, keys)
