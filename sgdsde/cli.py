@@ -194,8 +194,8 @@ def quadratic(
     gradient covariance C = R·diag(--noise-eigs)·Rᵀ. Both ensembles start at θ* = 0 and
     their final states are taken as draws from the stationary law.
     """
-    from .config import RunConfig, SDEConfig, check_compatible
-    from .quadratic_study import check_stable, compare_on_quadratic
+    from .config import RunConfig, SDEConfig
+    from .quadratic_study import compare_on_quadratic
     from .surfaces import Quadratic
     from .tour import auto_steps
 
@@ -212,9 +212,6 @@ def quadratic(
             steps = auto_steps(surface, probe, 50, 20000)
         run = RunConfig(lr=lr, momentum=momentum, batch_size=batch_size, n_train=n_train,
                         replacement=replacement, steps=steps, paths=paths, seed=seed)
-        check_compatible(run, sde, additive_noise=surface.additive_noise)
-        if not allow_unstable:
-            check_stable(surface, run)
         with stderr.status(f"running {paths} SGD and {model} paths for {steps} steps "
                            "(compiling first)..."):
             start = time.perf_counter()

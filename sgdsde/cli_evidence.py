@@ -21,7 +21,8 @@ from rich import box
 from rich.table import Table
 
 from .cli import OptionError, _fmt, _json_dumps, _user_errors, app, stderr, stdout
-from .errors import ParameterRangeError, UnknownNameError
+from .config import check_choice
+from .errors import ParameterRangeError
 
 EVIDENCE_DATASETS = ("digits", "mnist1d")
 LABELS = ("informative", "random")
@@ -46,14 +47,10 @@ def _check(dataset: str, labels: str, model: str, hessian: str, n_train: int,
            n_test: int | None, width: int) -> None:
     from .evidence import HESSIAN_METHODS
 
-    if dataset not in EVIDENCE_DATASETS:
-        raise UnknownNameError("dataset", dataset, EVIDENCE_DATASETS)
-    if labels not in LABELS:
-        raise UnknownNameError("labels", labels, LABELS)
-    if model not in MODELS:
-        raise UnknownNameError("model", model, MODELS)
-    if hessian not in HESSIAN_METHODS:
-        raise UnknownNameError("hessian", hessian, HESSIAN_METHODS)
+    for name, value, choices in (("dataset", dataset, EVIDENCE_DATASETS),
+                                 ("labels", labels, LABELS), ("model", model, MODELS),
+                                 ("hessian", hessian, HESSIAN_METHODS)):
+        check_choice(name, value, tuple(choices))
     if n_train < 2:
         raise ParameterRangeError("n_train", n_train, "an integer >= 2")
     if n_test is not None and n_test < 1:

@@ -30,8 +30,8 @@ from .cli import (
     stderr,
     stdout,
 )
-from .config import SDE_MODELS, SOLVERS
-from .errors import ParameterRangeError, SGDSDEError, UnknownNameError
+from .config import SDE_MODELS, SOLVERS, check_choice
+from .errors import ParameterRangeError, SGDSDEError
 
 DEFAULT_N_TEST = 1000
 DEFAULT_BUDGET_AMOUNT = {"epochs": 5.0, "updates": 500.0, "sde_time": 10.0}
@@ -60,12 +60,10 @@ def _check_names(dataset: str, model: str, sde_model: str) -> None:
     from .data import DATASET_NAMES
     from .models import MODEL_NAMES
 
-    if dataset not in DATASET_NAMES:
-        raise UnknownNameError("dataset", dataset, DATASET_NAMES)
-    if model not in MODEL_NAMES:
-        raise UnknownNameError("model", model, MODEL_NAMES)
-    if sde_model not in SDE_MODELS:
-        raise UnknownNameError("sde_model", sde_model, SDE_MODELS)
+    for name, value, choices in (("dataset", dataset, DATASET_NAMES),
+                                 ("model", model, MODEL_NAMES),
+                                 ("sde_model", sde_model, SDE_MODELS)):
+        check_choice(name, value, tuple(choices))
 
 
 def _check_dataset_options(dataset: str, classes: list[int] | None,

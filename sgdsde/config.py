@@ -27,7 +27,8 @@ def _check_positive_int(name: str, value: object, minimum: int = 1) -> None:
         raise ParameterRangeError(name, value, f"an integer >= {minimum}")
 
 
-def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """Raise :class:`UnknownNameError` unless `value` is one of `choices`."""
     if value not in choices:
         raise UnknownNameError(name, value, choices)
 
@@ -113,11 +114,11 @@ class SDEConfig:
     tree_tol_fraction: float = 1.0 / 16.0
 
     def __post_init__(self) -> None:
-        _check_choice("model", self.model, SDE_MODELS)
+        check_choice("model", self.model, SDE_MODELS)
         if self.solver is not None:
-            _check_choice("solver", self.solver, SOLVERS)
+            check_choice("solver", self.solver, SOLVERS)
         _check_positive_int("substeps", self.substeps)
-        _check_choice("brownian", self.brownian, BROWNIAN_PATHS)
+        check_choice("brownian", self.brownian, BROWNIAN_PATHS)
         if not 0.0 < self.tree_tol_fraction <= 1.0:
             raise ParameterRangeError("tree_tol_fraction", self.tree_tol_fraction, "in (0, 1]")
 

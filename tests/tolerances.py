@@ -29,3 +29,15 @@ def upper_triangle(matrix):
     """The distinct entries of a symmetric matrix (so a covariance counts d(d+1)/2 tests)."""
     matrix = np.asarray(matrix)
     return matrix[np.triu_indices(matrix.shape[0])]
+
+
+def assert_one_line_error(result, names) -> None:
+    """A CLI mistake: exit code 2, nothing on stdout, one line ``error: ...`` on stderr that
+    names every parameter in `names`, and no traceback."""
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    message = result.stderr.strip()
+    assert message.startswith("error: ") and "\n" not in message, message
+    assert "Traceback" not in result.output
+    for name in names:
+        assert name in message, (name, message)
