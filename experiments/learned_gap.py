@@ -38,9 +38,10 @@ from typing import Any
 
 from sgdsde import plots
 from sgdsde.compare import mean_estimate
-from sgdsde.config import RunConfig, SDEConfig
+from sgdsde.config import RunConfig
 from sgdsde.data import load_dataset
-from sgdsde.learned_study import budget_steps, compare_on_learned, ensemble_metrics
+from sgdsde.learned_study import FINAL_METRICS as FINAL
+from sgdsde.learned_study import budget_steps, ensemble_metrics, fixed_noise_comparison, gap_z
 from sgdsde.sgd import simulate_sgd
 from sgdsde.surfaces import learned_surface
 from sgdsde.tour import ALPHA, bonferroni_z, json_safe
@@ -63,44 +64,17 @@ SCALES: dict[str, dict[str, Any]] = {
              "learn_width": 800, "learn_epochs": 20, "learn_paths": 8},
 }
 MODELS = ("logistic", "mlp")
-FINAL = ("train_loss", "test_accuracy")  # the metrics of the claim, at the last checkpoint
 
 
-def batch_for(lr: float) -> int:
-    return round(lr * N_TRAIN / NOISE_SCALE)
-
-
-def compare_row(data: Any, model: str, width: int, lr: float, batch: int, *,
-                replacement: bool, paths: int, sde_dt: float) -> dict[str, Any]:
-    """SGD vs the SME at one (ε, B) for the same SDE time; the record of the comparison."""
-    surface = learned_surface(data, model, width=width, seed=SEED)
-    steps = budget_steps("sde_time", SDE_TIME, lr=lr, momentum=0.0, batch_size=batch,
-                         n_train=N_TRAIN)
-    substeps = max(1, math.ceil(lr / sde_dt - 1e-9))
-    run = RunConfig(lr=lr, batch_size=batch, n_train=N_TRAIN, replacement=replacement,
-                    steps=steps, paths=paths, seed=SEED)
-    save = sorted({round(i * steps / (CHECKPOINTS - 1)) for i in range(CHECKPOINTS)})
+def compare_row(data: Any, model: str, width: int, lr: float, *, replacement: bool,
+                paths: int, sde_dt: float) -> dict[str, Any]:
+    """SGD vs the SME at one ε and the fixed g for the same SDE time, with its wall time."""
     start = time.perf_counter()
-    comparison = compare_on_learned(surface, run, SDEConfig(SDE_MODEL, SOLVER, substeps),
-                                    save_steps=save)
-    record = json_safe(comparison.to_dict())
-    final = {
-        name: {side: {stat: record[key][name][stat][-1] for stat in ("mean", "stderr")}
-               for side, key in (("sgd", "sgd"), ("sde", "sde"), ("gap", "sgd_minus_sde"))}
-        for name in FINAL
-    }
-    return {
-        "model": model, "width": width if model == "mlp" else None, "dim": surface.dim,
-        "lr": lr, "batch_size": batch, "replacement": replacement, "steps": steps,
-        "sde_time": steps * lr, "substeps": substeps, "sde_dt": lr / substeps,
-        "g_replacement": lr * N_TRAIN / batch, "g_issue": lr * (N_TRAIN / batch - 1),
-        "final": final, "comparison": record, "seconds": time.perf_counter() - start,
-    }
-
-
-def z_of(gap: dict[str, Any]) -> float:
-    mean, se = gap["mean"], gap["stderr"]
-    return float("nan") if mean is None or not se else abs(mean) / se
+    row = fixed_noise_comparison(data, model, lr=lr, noise_scale=NOISE_SCALE,
+                                 sde_time=SDE_TIME, paths=paths, sde_dt=sde_dt, width=width,
+                                 replacement=replacement, checkpoints=CHECKPOINTS,
+                                 sde_model=SDE_MODEL, solver=SOLVER, seed=SEED)
+    return {**row, "seconds": time.perf_counter() - start}
 
 
 def learn_run(scale: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +108,7 @@ def evaluate(rows: list[dict[str, Any]], reshuffled: list[dict[str, Any]],
     for model in MODELS:
         ours = [r for r in rows if r["model"] == model]
         low, high = ours[0], ours[-1]
-        zs = {name: z_of(low["final"][name]["gap"]) for name in FINAL}
+        zs = {name: gap_z(low["final"][name]["gap"]) for name in FINAL}
         claims.append({
             "statement": f"{model}: at ε={low['lr']} SGD and the SME agree on the final train "
                          "loss and test accuracy within their combined standard errors",
@@ -149,7 +123,7 @@ def evaluate(rows: list[dict[str, Any]], reshuffled: list[dict[str, Any]],
         else:
             growth = (abs(b["mean"]) - abs(a["mean"])) / math.hypot(a["stderr"], b["stderr"])
         first_invalid = next((r["lr"] for r in ours if any(
-            z_of(r["final"][n]["gap"]) > z_agree for n in FINAL)
+            gap_z(r["final"][n]["gap"]) > z_agree for n in FINAL)
             or r["comparison"]["diverged_fraction"]["sgd"] > 0), None)
         claims.append({
             "statement": f"{model}: at fixed g the train-loss gap grows from ε={low['lr']} to "
@@ -161,7 +135,7 @@ def evaluate(rows: list[dict[str, Any]], reshuffled: list[dict[str, Any]],
                         f"threshold {z_grow:.2f}); first ε with a resolved gap: {first_invalid}",
         })
     for row in reshuffled:
-        zs = {name: z_of(row["final"][name]["gap"]) for name in FINAL}
+        zs = {name: gap_z(row["final"][name]["gap"]) for name in FINAL}
         claims.append({
             "statement": f"{row['model']} (check, not in the issue): without replacement "
                          f"(shuffled epochs) at ε={row['lr']}, g={row['g_issue']:.3g} the SME "
@@ -203,7 +177,7 @@ def markdown(rows: list[dict[str, Any]], reshuffled: list[dict[str, Any]],
                  str(r["steps"]), f"{r['sde_dt']:.3g} ({r['substeps']})"]
         for name in FINAL:
             cells += [pm(f[name]["sgd"]), pm(f[name]["sde"]), pm(f[name]["gap"]),
-                      f"{z_of(f[name]['gap']):.1f}"]
+                      f"{gap_z(f[name]['gap']):.1f}"]
         cells.append(f"{c['sgd']:.2g}/{c['sde']:.2g}")
         lines.append("| " + " | ".join(cells) + " |")
     acc = learn["final"]["test_accuracy"]
@@ -254,11 +228,11 @@ def main() -> None:
     rows, reshuffled = [], []
     for model in MODELS:
         for lr in LRS:
-            rows.append(compare_row(data, model, scale["width"], lr, batch_for(lr),
+            rows.append(compare_row(data, model, scale["width"], lr,
                                     replacement=True, paths=scale["paths"],
                                     sde_dt=scale["sde_dt"]))
             print(f"  {model} ε={lr}: {rows[-1]['seconds']:.0f} s", flush=True)
-        reshuffled.append(compare_row(data, model, scale["width"], LRS[0], batch_for(LRS[0]),
+        reshuffled.append(compare_row(data, model, scale["width"], LRS[0],
                                       replacement=False, paths=scale["paths"],
                                       sde_dt=scale["sde_dt"]))
         print(f"  {model} ε={LRS[0]} shuffled: {reshuffled[-1]['seconds']:.0f} s", flush=True)

@@ -21,25 +21,13 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
-from sgdsde.compare import difference_estimate
 from sgdsde.data import load_dataset
-from sgdsde.schedules import Phase, run_schedule
+from sgdsde.schedules import compare_schedules, step_schedules
 from sgdsde.surfaces import learned_surface
 
 SCALES = {"small": dict(n_train=1000, width=64, epochs=10, runs=8),
           "full": dict(n_train=10_000, width=800, epochs=30, runs=16)}
 LR, BATCH, ALPHA, Z = 0.2, 10, 2, 3.0
-
-
-def schedules(epochs: int) -> dict[str, list[Phase]]:
-    return {
-        "decay ε": [Phase(LR / ALPHA**k, BATCH, epochs) for k in range(3)],
-        "grow B": [Phase(LR, BATCH * ALPHA**k, epochs) for k in range(3)],
-        "hybrid": [Phase(LR, BATCH, epochs), Phase(LR / ALPHA, BATCH, epochs),
-                   Phase(LR / ALPHA, BATCH * ALPHA, epochs)],
-    }
 
 
 def main() -> None:
@@ -50,33 +38,21 @@ def main() -> None:
     settings = SCALES[args.scale]
     dataset = load_dataset("mnist1d", n_train=settings["n_train"], n_test=1000, seed=0)
     surface = learned_surface(dataset, "mlp", width=settings["width"])
-    results = {name: run_schedule(surface, phases, runs=settings["runs"])
-               for name, phases in schedules(settings["epochs"]).items()}
-    record = {"scale": args.scale, **settings, "schedules": {}}
-    for name, result in results.items():
-        final = result.test_accuracy[-1]
-        record["schedules"][name] = {
-            "updates": list(result.updates), "total_updates": result.total_updates,
-            "test_accuracy_per_phase": np.nanmean(result.test_accuracy, axis=1).tolist(),
-            "final_test_accuracy": float(np.nanmean(final)),
-            "final_stderr": float(np.nanstd(final, ddof=1) / np.sqrt(final.size)),
-            "diverged": int(result.diverged.sum()),
-        }
-        print(f"{name:8s}: {result.total_updates:6d} updates, final test accuracy "
-              f"{record['schedules'][name]['final_test_accuracy']:.4f} ± "
-              f"{record['schedules'][name]['final_stderr']:.4f}")
-    reference = results["decay ε"].test_accuracy[-1]
-    for name in ("grow B", "hybrid"):
-        gap = difference_estimate(reference, results[name].test_accuracy[-1], paired=True)
-        held = abs(float(gap.value)) < Z * float(gap.stderr)
-        record[f"decay_vs_{name}"] = {"gap": float(gap.value), "stderr": float(gap.stderr),
-                                      "held": held}
-        print(f"claim 'decay ε ≡ {name}' {'held' if held else 'did not hold'}: Δ accuracy "
-              f"{float(gap.value):+.4f} ± {float(gap.stderr):.4f} (paired)")
-    fewer = results["grow B"].total_updates < results["decay ε"].total_updates
+    compared = compare_schedules(surface, step_schedules(LR, BATCH, ALPHA, settings["epochs"]),
+                                 runs=settings["runs"])
+    record = {"scale": args.scale, **settings, **compared}
+    for name, result in compared["schedules"].items():
+        print(f"{name:8s}: {result['total_updates']:6d} updates, final test accuracy "
+              f"{result['final_test_accuracy']:.4f} ± {result['final_stderr']:.4f}")
+    for name, gap in compared["differences"].items():
+        held = abs(gap["gap"]) < Z * gap["stderr"]
+        print(f"claim '{name.replace(' − ', ' ≡ ')}' {'held' if held else 'did not hold'}: "
+              f"Δ accuracy {gap['gap']:+.4f} ± {gap['stderr']:.4f} (paired)")
+    updates = {name: r["total_updates"] for name, r in compared["schedules"].items()}
+    fewer = updates["grow B"] < updates["decay ε"]
     record["grow_b_fewer_updates"] = fewer
     print(f"claim 'grow B uses fewer updates' {'held' if fewer else 'did not hold'}: "
-          f"{results['grow B'].total_updates} vs {results['decay ε'].total_updates}")
+          f"{updates['grow B']} vs {updates['decay ε']}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "schedules.json").write_text(json.dumps(record, indent=2))
 

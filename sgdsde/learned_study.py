@@ -26,7 +26,8 @@ from .errors import ParameterRangeError, UnknownNameError
 from .results import EnsembleRun
 from .sde import simulate_sde
 from .sgd import simulate_sgd
-from .surfaces import LearnedSurface
+from .surfaces import LearnedSurface, learned_surface
+from .tour import json_safe
 
 BudgetKind = Literal["epochs", "updates", "sde_time"]
 BUDGETS = ("epochs", "updates", "sde_time")
@@ -125,3 +126,52 @@ def compare_on_learned(
         sgd_run=sgd_run,
         sde_run=sde_run,
     )
+
+
+#: The metrics whose final values decide whether SGD and its SDE agree.
+FINAL_METRICS = ("train_loss", "test_accuracy")
+
+
+def fixed_noise_comparison(
+    data: Any, model: str, *, lr: float, noise_scale: float, sde_time: float, paths: int,
+    sde_dt: float, width: int = 64, replacement: bool = True, checkpoints: int = 6,
+    sde_model: str = "sme1", solver: str = "euler", seed: int = 0,
+) -> dict[str, Any]:
+    """SGD against its SDE at learning rate ε and a fixed noise scale g = εN/B (so B = εN/g),
+    for the same SDE time T (⌈T/ε⌉ updates), the SDE solved with one step dt = ε/⌈ε/sde_dt⌉.
+
+    With replacement Σ_B = C/B, so the SME's diffusion ε·Σ_B = (g/N)·C: every ε at the same g
+    integrates the same SDE and only SGD's discreteness changes. Returns a JSON-ready record:
+    the settings, ``final`` (per metric of :data:`FINAL_METRICS`: ``sgd``, ``sde`` and ``gap``
+    = SGD − SDE, each a mean and stderr at the last checkpoint) and the full ``comparison``
+    (:meth:`LearnedComparison.to_dict`)."""
+    n_train = data.n_train
+    batch = max(1, round(lr * n_train / noise_scale))
+    surface = learned_surface(data, model, width=width, seed=seed)
+    steps = budget_steps("sde_time", sde_time, lr=lr, momentum=0.0, batch_size=batch,
+                         n_train=n_train)
+    substeps = max(1, math.ceil(lr / sde_dt - 1e-9))
+    run = RunConfig(lr=lr, batch_size=batch, n_train=n_train, replacement=replacement,
+                    steps=steps, paths=paths, seed=seed)
+    save = sorted({round(i * steps / (checkpoints - 1)) for i in range(checkpoints)})
+    comparison = compare_on_learned(surface, run, SDEConfig(sde_model, solver, substeps),
+                                    save_steps=save)
+    record = json_safe(comparison.to_dict())
+    final = {
+        name: {side: {stat: record[key][name][stat][-1] for stat in ("mean", "stderr")}
+               for side, key in (("sgd", "sgd"), ("sde", "sde"), ("gap", "sgd_minus_sde"))}
+        for name in FINAL_METRICS
+    }
+    return {
+        "model": model, "width": width if model == "mlp" else None, "dim": surface.dim,
+        "lr": lr, "batch_size": batch, "n_train": n_train, "replacement": replacement,
+        "steps": steps, "sde_time": steps * lr, "substeps": substeps, "sde_dt": lr / substeps,
+        "g_replacement": lr * n_train / batch, "g_issue": lr * (n_train / batch - 1),
+        "final": final, "comparison": record,
+    }
+
+
+def gap_z(gap: dict[str, Any]) -> float:
+    """|gap|/stderr of a ``final[...]["gap"]`` entry (NaN when undefined or diverged)."""
+    mean, se = gap["mean"], gap["stderr"]
+    return float("nan") if mean is None or not se else abs(mean) / se

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .brownian import Stream, path_keys
+from .compare import difference_estimate
 from .config import RunConfig
 from .errors import ParameterRangeError
 from .results import diverged_paths
@@ -90,6 +92,51 @@ def run_schedule(
         test_accuracy=np.stack(accuracy),
         diverged=diverged,
     )
+
+
+def step_schedules(lr: float, batch_size: int, factor: int, epochs: int,
+                   phases: int = 3) -> dict[str, list[Phase]]:
+    """The three schedules of the equivalence claim, `phases` phases of `epochs` epochs each:
+    ``"decay ε"`` (ε/factorᵏ at B), ``"grow B"`` (B·factorᵏ at ε) and ``"hybrid"`` (decay ε
+    at the first boundary, grow B at the later ones)."""
+    return {
+        "decay ε": [Phase(lr / factor**k, batch_size, epochs) for k in range(phases)],
+        "grow B": [Phase(lr, batch_size * factor**k, epochs) for k in range(phases)],
+        "hybrid": [Phase(lr / factor ** min(k, 1), batch_size * factor ** max(k - 1, 0),
+                         epochs) for k in range(phases)],
+    }
+
+
+def compare_schedules(surface: LearnedSurface, schedules: dict[str, Sequence[Phase]], *,
+                      runs: int, momentum: float = 0.0, seed: int = 0,
+                      reference: str = "decay ε") -> dict[str, Any]:
+    """Run every schedule on the same `runs` seeds (paired runs) and compare each final test
+    accuracy with the `reference` schedule's by the paired difference ± its standard error.
+    Returns a JSON-ready record: per schedule the updates per phase and in total, the mean test
+    accuracy after each phase, the final mean ± stderr and the diverged count; and per other
+    schedule ``"<reference> − <name>"`` = {gap, stderr}."""
+    results = {name: run_schedule(surface, phases, momentum=momentum, runs=runs, seed=seed)
+               for name, phases in schedules.items()}
+    record: dict[str, Any] = {"runs": runs, "schedules": {}, "differences": {}}
+    for name, result in results.items():
+        final = result.test_accuracy[-1]
+        finite = final[np.isfinite(final)]
+        record["schedules"][name] = {
+            "phases": [dataclasses.asdict(p) for p in result.phases],
+            "updates": list(result.updates), "total_updates": result.total_updates,
+            "test_accuracy_per_phase": np.nanmean(result.test_accuracy, axis=1).tolist(),
+            "final_test_accuracy": float(np.mean(finite)) if finite.size else float("nan"),
+            "final_stderr": (float(np.std(finite, ddof=1) / np.sqrt(finite.size))
+                             if finite.size > 1 else float("nan")),
+            "diverged": int(result.diverged.sum()),
+        }
+    base = results[reference].test_accuracy[-1]
+    for name, result in results.items():
+        if name != reference:
+            gap = difference_estimate(base, result.test_accuracy[-1], paired=True)
+            record["differences"][f"{reference} − {name}"] = {
+                "gap": float(gap.value), "stderr": float(gap.stderr)}
+    return record
 
 
 def _continue(surface: LearnedSurface, theta: jax.Array, config: RunConfig,

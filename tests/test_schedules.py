@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from sgdsde.compare import difference_estimate
 from sgdsde.data import load_dataset
 from sgdsde.errors import ParameterRangeError
-from sgdsde.schedules import Phase, run_schedule
+from sgdsde.schedules import Phase, compare_schedules, run_schedule, step_schedules
 from sgdsde.surfaces import learned_surface
 
 
@@ -33,8 +32,11 @@ def test_decaying_lr_and_growing_batch_reach_the_same_accuracy(surface):
     """Dividing ε by 2 at epochs 10 and 20, or multiplying B by 2 at the same epochs (B ≤ 40 ≪
     N = 1000): after 30 epochs the test accuracies of 8 paired runs agree within 4 standard
     errors of their paired difference, and growing B takes fewer updates (1750 vs 3000)."""
-    decay = run_schedule(surface, [Phase(0.2, 10, 10), Phase(0.1, 10, 10), Phase(0.05, 10, 10)])
-    grow = run_schedule(surface, [Phase(0.2, 10, 10), Phase(0.2, 20, 10), Phase(0.2, 40, 10)])
-    gap = difference_estimate(decay.test_accuracy[-1], grow.test_accuracy[-1], paired=True)
-    assert abs(float(gap.value)) < 4 * float(gap.stderr)
-    assert grow.total_updates == 1750 and decay.total_updates == 3000
+    schedules = step_schedules(0.2, 10, 2, 10)
+    assert schedules["grow B"] == [Phase(0.2, 10, 10), Phase(0.2, 20, 10), Phase(0.2, 40, 10)]
+    assert schedules["hybrid"] == [Phase(0.2, 10, 10), Phase(0.1, 10, 10), Phase(0.1, 20, 10)]
+    record = compare_schedules(surface, {k: schedules[k] for k in ("decay ε", "grow B")}, runs=8)
+    gap = record["differences"]["decay ε − grow B"]
+    assert abs(gap["gap"]) < 4 * gap["stderr"]
+    updates = {name: r["total_updates"] for name, r in record["schedules"].items()}
+    assert updates == {"decay ε": 3000, "grow B": 1750}
