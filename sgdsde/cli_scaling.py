@@ -16,8 +16,6 @@ from rich.table import Table
 
 from .cli import CONVENTIONS, OptionError, _json_dumps, _user_errors, app, stderr, stdout
 
-VARIED = {"lr": "lr", "n_train": "n_train", "inv_one_minus_m": "momentum"}
-
 
 @app.command(epilog=CONVENTIONS)
 def scaling(
@@ -37,8 +35,8 @@ def scaling(
     log ε, log N and log 1/(1−m) wherever the sweep varies them (95% bootstrap interval beside
     the predicted slope 1), and score how well test accuracy collapses onto one curve in g."""
     from .plots import save_figure
-    from .plots_scaling import accuracy_vs_batch_figure, collapse_figure, scaling_figure
-    from .scaling import as_columns, collapse_in_g, fit_scaling, locate_b_opt
+    from .plots_scaling import scaling_figures
+    from .scaling import analyse_sweep, as_columns
     from .store import read_results
 
     with _user_errors():
@@ -49,33 +47,14 @@ def scaling(
         table = read_results(results)
         if table.num_rows == 0:
             raise OptionError(f"RESULTS={results} holds no finished runs")
-        columns = as_columns(table)
-        if metric not in columns:
+        if metric not in as_columns(table):
             raise OptionError(f"--metric={metric!r} is not a column of the results")
-        b_opts = locate_b_opt(table, metric, n_boot=n_boot, seed=seed)
-        fits, fit_errors = {}, {}
-        for variable, column in VARIED.items():
-            if len(set(columns[column].tolist())) < 2:
-                continue
-            try:
-                fits[variable] = fit_scaling(b_opts, variable, seed=seed)
-            except ValueError as error:  # e.g. every slice at the grid's edge
-                fit_errors[variable] = str(error)
-        collapse = collapse_in_g(table, metric)
+        analysis = analyse_sweep(table, metric, n_boot=n_boot, seed=seed)
     folder = figure_dir or results / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    saved = [save_figure(accuracy_vs_batch_figure(b_opts, metric), folder / "accuracy_vs_b.png"),
-             save_figure(collapse_figure(collapse), folder / "collapse_in_g.png")]
-    saved += [save_figure(scaling_figure(fit), folder / f"b_opt_vs_{name}.png")
-              for name, fit in fits.items()]
-    record: dict[str, Any] = {
-        "metric": metric,
-        "b_opt": [b.to_dict() for b in b_opts],
-        "fits": {name: fit.to_dict() for name, fit in fits.items()},
-        "fit_errors": fit_errors,
-        "collapse": collapse.to_dict(),
-        "figures": [str(path) for path in saved],
-    }
+    saved = [save_figure(figure, folder / f"{stem}.png")
+             for stem, figure in scaling_figures(analysis).items()]
+    record: dict[str, Any] = {**analysis.to_dict(), "figures": [str(path) for path in saved]}
     if json_output:
         typer.echo(_json_dumps(record))
         return
@@ -87,9 +66,10 @@ def scaling(
             f"[{fit['ci_low']:.2f}, {fit['ci_high']:.2f}] over {fit['n_slices']} slices; "
             f"{held} the predicted slope 1"
         )
-    for name, error in fit_errors.items():
+    for name, error in record["fit_errors"].items():
         stdout.print(f"log B_opt vs log {name}: no fit ({error})")
-    stdout.print(f"collapse in g: score {record['collapse'].get('score')} (≈1 = collapsed)")
+    stdout.print(f"collapse in g: score {record['collapse'].get('score')} (≈1 = collapsed; "
+                 f"against B instead of g: {record['collapse_in_b'].get('score')})")
     stderr.print("figures: " + ", ".join(record["figures"]))
 
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .scaling import BOpt, Collapse, ScalingFit  # noqa: E402
+from .scaling import BOpt, Collapse, ScalingFit, SweepAnalysis  # noqa: E402
 
 VARIABLE_LABELS = {"lr": "learning rate ε", "n_train": "training-set size N",
                    "inv_one_minus_m": "1/(1 − m)"}
@@ -124,3 +124,13 @@ def scaling_figure(fit: ScalingFit, title: str = "") -> Figure:
     ax.set_title(title or f"B_opt vs {VARIABLE_LABELS.get(fit.variable, fit.variable)}",
                  fontsize=9)
     return fig
+
+
+def scaling_figures(analysis: SweepAnalysis) -> dict[str, Figure]:
+    """Every figure of a sweep analysis by file stem: the metric against B, the collapse in g
+    and B_opt against each fitted variable."""
+    figures = {"accuracy_vs_b": accuracy_vs_batch_figure(analysis.b_opts, analysis.metric),
+               "collapse_in_g": collapse_figure(analysis.collapse)}
+    figures.update({f"b_opt_vs_{name}": scaling_figure(fit)
+                    for name, fit in analysis.fits.items()})
+    return figures

@@ -486,15 +486,17 @@ class Collapse:
 
 
 def collapse_in_g(table: Any, metric: str = "final_test_accuracy", *, by: str = "lr",
-                  n_grid: int = 50, rtol: float = 1e-9) -> Collapse:
+                  n_grid: int = 50, rtol: float = 1e-9, x: str = "noise_scale") -> Collapse:
     """Metric against g = ε(N/B − 1)/(1 − m), one curve per value of `by`, and the collapse
     score mean(between-curve variance)/mean(seed-noise variance) on the overlap in log g
     (module docstring). Diverged rows and rows with g ≤ 0 (B ≥ N) are dropped and counted;
     g values equal within relative `rtol` are pooled. The score is NaN when fewer than two
-    curves overlap."""
-    cols = as_columns(table, (by, "noise_scale", "seed", metric))
+    curves overlap. `x` names the horizontal axis: the default ``"noise_scale"`` is g;
+    ``x="batch_size"`` scores the same curves against B, the contrast (with ε varying, they
+    should *not* collapse in B)."""
+    cols = as_columns(table, (by, x, "seed", metric))
     div = cols["diverged"].astype(bool) if "diverged" in cols else np.zeros(len(cols[by]), bool)
-    g_all = cols["noise_scale"].astype(float)
+    g_all = cols[x].astype(float)
     y_all = cols[metric].astype(float)
     nonpos = ~div & ~(g_all > 0)
     keep = ~div & (g_all > 0) & np.isfinite(y_all)
@@ -534,6 +536,54 @@ def collapse_in_g(table: Any, metric: str = "final_test_accuracy", *, by: str = 
     return Collapse(metric, by, curves, grid, interp, between, within, score,
                     float(np.sqrt(between.mean())), float(np.sqrt(within.mean())),
                     (float(np.exp(lo)), float(np.exp(hi))), int(div.sum()), int(nonpos.sum()))
+
+
+# ----------------------------------------------------------------------------- whole analysis
+
+#: The scaling variables a fit can use, and the sweep column that varies each.
+VARIED = {"lr": "lr", "n_train": "n_train", "inv_one_minus_m": "momentum"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepAnalysis:
+    """Everything :func:`analyse_sweep` finds in a sweep's results table."""
+
+    metric: str
+    b_opts: list[BOpt]
+    fits: dict[str, ScalingFit]
+    fit_errors: dict[str, str]
+    collapse: Collapse
+    collapse_in_b: Collapse
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "b_opt": [b.to_dict() for b in self.b_opts],
+            "fits": {name: fit.to_dict() for name, fit in self.fits.items()},
+            "fit_errors": self.fit_errors,
+            "collapse": self.collapse.to_dict(),
+            "collapse_in_b": self.collapse_in_b.to_dict(),
+        }
+
+
+def analyse_sweep(table: Any, metric: str = "final_test_accuracy", *, n_boot: int = 1000,
+                  seed: int = 0) -> SweepAnalysis:
+    """B_opt per slice (:func:`locate_b_opt`), a slope fit (:func:`fit_scaling`) for every
+    variable of :data:`VARIED` that the sweep varies (a fit that cannot be made, e.g. every
+    slice at the grid's edge, is listed in ``fit_errors``), the collapse of the metric in g
+    (:func:`collapse_in_g`) and, as its contrast, the same score against B."""
+    columns = as_columns(table)
+    b_opts = locate_b_opt(table, metric, n_boot=n_boot, seed=seed)
+    fits, fit_errors = {}, {}
+    for variable, column in VARIED.items():
+        if len(set(columns[column].tolist())) < 2:
+            continue
+        try:
+            fits[variable] = fit_scaling(b_opts, variable, seed=seed)
+        except ValueError as error:
+            fit_errors[variable] = str(error)
+    return SweepAnalysis(metric, b_opts, fits, fit_errors, collapse_in_g(table, metric),
+                         collapse_in_g(table, metric, x="batch_size"))
 
 
 # ----------------------------------------------------------------------------- critical batch

@@ -191,6 +191,8 @@ def test_collapse_score():
     assert len(good.curves) == 4 and good.overlap is not None
     assert good.score < 3.0
     assert bad.score > 30.0
+    # the same collapsed data against B: at one B the four ε differ by a factor 8 in g
+    assert collapse_in_g(collapse_table(0.0), x="batch_size").score > 30.0
     assert good.n_nonpositive_g == 2 * 4 * SEEDS  # B = 4096, 8192 ≥ N give g ≤ 0
     d = good.to_dict()
     assert d["score"] == pytest.approx(good.score) and len(d["curves"]) == 4
