@@ -36,10 +36,11 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 from sgdsde.data import load_dataset  # noqa: E402
-from sgdsde.evidence import chance_band, evidence_sweep, spearman  # noqa: E402
+from sgdsde.evidence import evidence_sweep  # noqa: E402
 from sgdsde.plots import save_figure  # noqa: E402
 from sgdsde.plots_evidence import evidence_figure  # noqa: E402
 from sgdsde.tour import json_safe  # noqa: E402
+from sgdsde.tour_evidence import label_claims  # noqa: E402
 
 # --- parameters -------------------------------------------------------------------------
 CLASSES = [0, 1]
@@ -51,9 +52,6 @@ SCALES: dict[str, dict[str, Any]] = {
              "runs": {"digits": (64, (64, 300)), "mnist1d": (64, (64, 400, 2000))}},
 }
 N_TEST = {"digits": None, "mnist1d": 1000}  # digits: the whole 0/1 test split
-Z = 3.89  # two-sided, 1e-4 family false alarm (tests/tolerances.z_bound(1))
-RHO_MAX = -0.8
-MIN_POSITIVE = 3
 
 
 def run(dataset: str, n_train: int, random_labels: bool, lambdas: list[float]) -> dict:
@@ -63,31 +61,12 @@ def run(dataset: str, n_train: int, random_labels: bool, lambdas: list[float]) -
 
 
 def claims(random: dict, informative: dict) -> dict[str, dict[str, Any]]:
-    rand, info = random["records"], informative["records"]
-    n_test = random["dataset"]["n_test"]
-    band = chance_band(n_test, 2, z=Z)
-    ratios = [r["log_evidence_ratio"] for r in info]
-    rho = spearman(ratios, [r["test_cross_entropy"] for r in info])
-    positive = sum(r > 0 for r in ratios)
-    worst = max(r["log_evidence_ratio"] for r in rand)
-    return {
-        "random-below-null": {
-            "held": all(r["log_evidence_ratio"] < 0 for r in rand),
-            "detail": f"max ratio over λ = {worst:.3g} nats ({worst / rand[0]['n_examples']:.3g}"
-                      " per example)"},
-        "random-memorised": {
-            "held": rand[0]["train_accuracy"] >= 0.95
-            and all(abs(r["test_accuracy"] - 0.5) <= band for r in rand),
-            "detail": f"train acc at λ={rand[0]['lambda']:.3g}: {rand[0]['train_accuracy']:.3f};"
-                      f" test acc range [{min(r['test_accuracy'] for r in rand):.3f}, "
-                      f"{max(r['test_accuracy'] for r in rand):.3f}], band 0.5 ± {band:.3f}"},
-        "informative-above-null": {
-            "held": positive >= MIN_POSITIVE,
-            "detail": f"ratio > 0 at {positive}/{len(ratios)} λ"},
-        "informative-tracks-ce": {
-            "held": rho < RHO_MAX,
-            "detail": f"Spearman ρ = {rho:.3f} (N={informative['dataset']['n_train']})"},
-    }
+    found = label_claims(random["records"], informative["records"],
+                         random["dataset"]["n_test"])
+    names = ("random-below-null", "random-memorised", "informative-above-null",
+             "informative-tracks-ce")
+    return {name: {"held": c.held, "detail": c.measured}
+            for name, c in zip(names, found, strict=True)}
 
 
 def main() -> None:
