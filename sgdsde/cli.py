@@ -268,64 +268,95 @@ def _comparison_table(record: dict[str, Any]) -> Table:
 
 @app.command(epilog=CONVENTIONS)
 def tour(
-    out: Annotated[Path, typer.Option(help="Directory for report.md, results.json and the "
-                                      "figures (created if missing).")] = Path("results/tour"),
+    out: Annotated[Path, typer.Option(help="Directory for report.md, results.json, the "
+                                      "figures and the sweep (created if missing).")]
+    = Path("results/tour"),
+    parts: Annotated[str, typer.Option(
+        help="Comma list of the parts to run, in any order: quadratic, learned, scaling, "
+        "evidence (default: all four).")] = "quadratic,learned,scaling,evidence",
     quick: Annotated[bool, typer.Option(
-        "--quick", help="A much smaller run (loose error bars; for smoke tests).")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of every ensemble.")] = 0,
+        "--quick", help="Much smaller runs (loose error bars; for smoke tests).")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of every ensemble, sweep and data set.")] = 0,
     float64: Annotated[bool, typer.Option(
-        "--float64", help="Compute in float64 (enables jax x64).")] = False,
+        "--float64", help="Run the quadratic part in float64 (enables jax x64; the evidence "
+        "part always uses float64).")] = False,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit with code 1 when a claim did not hold.")] = False,
 ) -> None:
-    """The quadratic validation tour on built-in defaults (a few minutes on a laptop CPU).
+    """The tour a newcomer should see, on built-in defaults (about 6–8 minutes on a 2-core
+    CPU; --quick: about 2).
 
-    (1) SGD (m=0) and the first-order SME on a 3-D quadratic with noise not aligned with the
-    curvature, against the discrete and continuous Lyapunov solutions; (2) heavy ball (m=0.9)
-    against the underdamped SDE and the first-order SME; (3) the stationary SGD–SDE gap over a
-    decade of ε (predicted ∝ ε); (4) the finite-horizon weak error of the first- and
-    second-order SMEs on a double well. Writes figures (PNG), report.md and results.json into
-    --out and prints the report's path.
+    (1) quadratic: SGD (m=0) and the first-order SME on a 3-D quadratic with noise not aligned
+    with the curvature against the discrete and continuous Lyapunov solutions, heavy ball
+    against the underdamped SDE, the stationary gap over a decade of ε (predicted ∝ ε) and the
+    weak error of the first- and second-order SMEs on a double well; (2) learned: SGD against
+    the SME on MNIST-1D, agreement at small ε and breakdown at large ε; (3) scaling: a small
+    batch-size sweep (resumed if interrupted), B_opt against ε, the collapse of test accuracy
+    in g, and decay ε ≡ grow B; (4) evidence: Laplace evidence for random and informative
+    labels, and the curvature of SGD end points against g. Writes one report (report.md with
+    the figures), results.json and the PNGs into --out and prints the report's path.
     """
     from . import plots
     from .report import build_report, environment
-    from .tour import TourSettings, run_tour
+    from .tour import json_safe
+    from .tour_main import check_parts, run_part
 
     with _user_errors():
+        chosen = check_parts([p.strip() for p in parts.split(",") if p.strip()])
         _enable_float64(float64)
-        settings = (TourSettings.quick if quick else TourSettings)(seed=seed, float64=float64)
         out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
+        results = []
         with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
                       TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                       console=stderr, transient=False) as progress:
-            task = progress.add_task("starting", total=6)
+            task = progress.add_task("starting", total=len(chosen))
+            sweep_task = None
 
-            def on_step(description: str, index: int, total: int) -> None:
-                progress.update(task, description=description, completed=index, total=total)
+            def on_sweep(done: int, total: int, message: str) -> None:
+                nonlocal sweep_task
+                if sweep_task is None:
+                    sweep_task = progress.add_task("sweep runs", total=total)
+                progress.update(sweep_task, completed=done, total=total)
 
-            result = run_tour(settings, on_step=on_step)
-            progress.update(task, description="done", completed=6)
+            for index, key in enumerate(chosen):
+                def on_step(text: str, index: int = index, key: str = key) -> None:
+                    progress.update(task, description=f"{key}: {escape(text)}",
+                                    completed=index)
+
+                results.append(run_part(key, quick=quick, seed=seed, float64=float64,
+                                        workdir=out, on_step=on_step,
+                                        on_sweep_progress=on_sweep))
+            progress.update(task, description="done", completed=len(chosen))
         wall = time.perf_counter() - start
-        record = result.to_dict()
-        record["wall_seconds"] = wall
-        record["environment"] = environment()
-        names = []
-        for stem, figure in plots.figures_from_results(record).items():
-            names.append(plots.save_figure(figure, out / f"{stem}.png").name)
+        import jax
+
+        device = jax.devices()[0]
+        record = {
+            "sections": {r.key: r.record for r in results},
+            "seconds": {r.key: r.record["seconds"] for r in results},
+            "wall_seconds": wall, "device": f"{device.platform}:{device.device_kind}",
+            "environment": environment(),
+        }
+        names = {r.key: [plots.save_figure(figure, out / f"{stem}.png").name
+                         for stem, figure in r.figures.items()] for r in results}
         _write_atomic(out / "results.json", _json_dumps(record, indent=2) + "\n")
         report_path = out / "report.md"
-        _write_atomic(report_path, build_report(record, names, record["environment"]))
+        _write_atomic(report_path, build_report(json_safe(record),
+                                                {r.key: r.markdown for r in results},
+                                                names, record["environment"]))
     summary = Table(title=f"sgdsde tour ({wall:.0f} s)")
     summary.add_column("")
+    summary.add_column("part")
     summary.add_column("claim")
     summary.add_column("measured")
-    for claim in result.claims:
-        summary.add_row("[green]held[/green]" if claim.held else "[red]FAILED[/red]",
-                        escape(claim.statement), escape(claim.measured))
+    claims = [(r.key, c) for r in results for c in r.record["claims"]]
+    for key, claim in claims:
+        summary.add_row("[green]held[/green]" if claim["held"] else "[red]FAILED[/red]", key,
+                        escape(claim["statement"]), escape(claim["measured"]))
     stdout.print(summary)
     typer.echo(f"report: {report_path}")
-    if strict and not all(c.held for c in result.claims):
+    if strict and not all(c["held"] for _, c in claims):
         raise typer.Exit(code=1)
 
 

@@ -104,42 +104,9 @@ def _scaling_table(title: str, record: Mapping[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def build_report(
-    results: Mapping[str, Any],
-    figures: Sequence[str] = (),
-    environment_record: Mapping[str, str] | None = None,
-) -> str:
-    """The tour's Markdown report.
-
-    **Arguments:**
-
-    - `results`: ``TourResult.to_dict()`` (as written to ``results.json``), optionally with
-      ``wall_seconds``.
-    - `figures`: file names of the saved figures (relative to the report).
-    - `environment_record`: versions and platform (default: :func:`environment` now).
-
-    **Returns:** the report text.
-    """
-    env = dict(environment_record or environment())
-    claims = results["claims"]
-    held = sum(bool(c["held"]) for c in claims)
-    provenance = results.get("provenance", {})
-    lines = [
-        "# sgdsde validation tour",
-        "",
-        f"**{held} of {len(claims)} claims held.** Every check is a fixed statistical test at "
-        "family-wise α = 0.01 (stated per claim), with error bars from the ensembles themselves.",
-        "",
-        "## Claims",
-        "",
-        "| | claim | predicted | measured | test |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for claim in claims:
-        mark = "✅ held" if claim["held"] else "❌ failed"
-        cells = [_cell(claim[key]) for key in ("statement", "predicted", "measured", "test")]
-        lines.append(f"| {mark} | " + " | ".join(cells) + " |")
-    lines += ["", "## Stationary covariances on the quadratic", ""]
+def quadratic_markdown(results: Mapping[str, Any]) -> list[str]:
+    """The quadratic section's body: the stationary covariances against the closed forms and
+    the ε-scaling tables, from ``TourResult.to_dict()``."""
     titles = {
         "plain_sme1": "Plain SGD (m = 0) vs first-order SME",
         "momentum_underdamped": "Heavy ball vs underdamped SDE",
@@ -147,34 +114,77 @@ def build_report(
     }
     comparisons = results["comparisons"]
     first = next(iter(comparisons.values()))
-    lines += [
+    lines = [
         f"H = {_matrix(first['hessian'])}, C = {_matrix(first['noise_cov'])} (C rotated "
         "away from H's eigenbasis, so they do not commute).",
         "",
     ]
     for key, record in comparisons.items():
         lines += _comparison_table(titles.get(key, key), record)
-    lines += ["## Scaling with the learning rate", ""]
     lines += _scaling_table("Stationary gap on the quadratic", results["stationary_gap_scaling"])
     for model, record in results["weak_gap_scaling"].items():
         lines += _scaling_table(f"Weak error on the double well ({model})", record)
-    if figures:
-        lines += ["## Figures", ""]
-        lines += [f"![{name}]({name})" for name in figures]
-        lines += [""]
+    return lines
+
+
+def build_report(
+    results: Mapping[str, Any],
+    bodies: Mapping[str, Sequence[str]],
+    figures: Mapping[str, Sequence[str]] | None = None,
+    environment_record: Mapping[str, str] | None = None,
+) -> str:
+    """The tour's single Markdown report: every claim in one table, then one section per part
+    of the tour with its tables and figures, then the provenance.
+
+    **Arguments:**
+
+    - `results`: the tour's ``results.json`` record: ``sections`` (section key → its record,
+      each with ``title`` and ``claims``), optionally ``seconds`` (per section) and
+      ``wall_seconds``, ``device``.
+    - `bodies`: section key → the Markdown lines of its body.
+    - `figures`: section key → file names of its saved figures (relative to the report).
+    - `environment_record`: versions and platform (default: :func:`environment` now).
+
+    **Returns:** the report text.
+    """
+    env = dict(environment_record or environment())
+    sections = results["sections"]
+    claims = [(key, c) for key, record in sections.items() for c in record["claims"]]
+    held = sum(bool(c["held"]) for _, c in claims)
+    lines = [
+        "# sgdsde tour",
+        "",
+        f"**{held} of {len(claims)} claims held.** Every check is a fixed statistical test "
+        "stated beside it (family-wise α = 0.01 unless said otherwise), with error bars from "
+        "the ensembles and seeds themselves.",
+        "",
+        "## Claims",
+        "",
+        "| | part | claim | predicted | measured | test |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, claim in claims:
+        mark = "✅ held" if claim["held"] else "❌ failed"
+        cells = [_cell(claim[k]) for k in ("statement", "predicted", "measured", "test")]
+        lines.append(f"| {mark} | {key} | " + " | ".join(cells) + " |")
+    for key, record in sections.items():
+        lines += ["", f"## {record['title']}", "", *bodies.get(key, [])]
+        lines += [f"![{name}]({name})" for name in (figures or {}).get(key, [])]
     seconds = results.get("seconds", {})
     lines += [
+        "",
         "## Provenance",
         "",
-        f"- device: {provenance.get('device', 'unknown')}",
-        f"- sgdsde {provenance.get('sgdsde_version', env.get('sgdsde', '?'))}",
+        f"- device: {results.get('device', 'unknown')}",
+        f"- sgdsde {env.get('sgdsde', '?')}",
         "- " + ", ".join(f"{k} {v}" for k, v in env.items() if k not in ("sgdsde",)),
-        "- stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()),
+        "- section times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()),
     ]
     if "wall_seconds" in results:
         lines.append(f"- wall time: {results['wall_seconds']:.1f} s")
-    lines.append(f"- settings: `{results.get('settings', {})}`")
+    lines += [f"- settings of {key}: `{record.get('settings', {})}`"
+              for key, record in sections.items()]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["build_report", "environment"]
+__all__ = ["build_report", "environment", "quadratic_markdown"]

@@ -91,6 +91,13 @@ def test_bad_inputs_fail_cleanly_before_compiling(no_compilation, args, names):
     assert_one_line_error(result, names)
 
 
+@pytest.mark.parametrize("parts", ["quadratic,sde", ",", "scaling,Evidence"])
+def test_tour_rejects_unknown_parts_before_running_anything(no_compilation, tmp_path, parts):
+    result = runner.invoke(app, ["tour", "--parts", parts, "--out", str(tmp_path / "t")])
+    assert_one_line_error(result, ["part", "quadratic, learned, scaling, evidence"])
+    assert not (tmp_path / "t").exists()
+
+
 def test_allow_unstable_records_divergence_as_null():
     # ε·λ_max = 2.5 > 2: |1 − εh| = 1.5 per step, past the divergence bound well within 100.
     result = runner.invoke(app, ["quadratic", "--json", "--lr", "1.0", "--allow-unstable",
@@ -107,19 +114,29 @@ def test_allow_unstable_records_divergence_as_null():
     assert all(isinstance(x, float) for row in record["sde_cov"] for x in row)
 
 
-def test_tour_quick_writes_report_results_and_figures(tmp_path):
+def test_tour_quick_writes_one_report_results_and_figures(tmp_path):
     out = tmp_path / "tour"
-    result = runner.invoke(app, ["tour", "--quick", "--out", str(out)])
+    result = runner.invoke(app, ["tour", "--quick", "--parts", "evidence,quadratic",
+                                 "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert f"report: {out / 'report.md'}" in result.stdout
     report = (out / "report.md").read_text()
     assert "## Claims" in report and "device" in report
+    # one report, the parts in tour order whatever order they were asked in
+    assert report.index("## SGD and its SDEs") < report.index("## Bayesian evidence")
     record = json.loads((out / "results.json").read_text())
-    assert {"settings", "comparisons", "stationary_gap_scaling", "weak_gap_scaling", "claims",
-            "provenance", "environment"} <= record.keys()
-    assert len(record["claims"]) >= 8
-    assert all(isinstance(claim["held"], bool) for claim in record["claims"])
-    for name in ("covariance_plain", "covariance_momentum", "stationary_gap", "weak_gap"):
+    assert {"sections", "seconds", "wall_seconds", "device", "environment"} <= record.keys()
+    assert list(record["sections"]) == ["quadratic", "evidence"]
+    quadratic = record["sections"]["quadratic"]
+    assert {"settings", "comparisons", "stationary_gap_scaling", "weak_gap_scaling",
+            "claims"} <= quadratic.keys()
+    claims = [c for part in record["sections"].values() for c in part["claims"]]
+    assert len(claims) >= 13
+    assert all(isinstance(claim["held"], bool) for claim in claims)
+    assert report.count("✅") + report.count("❌") == len(claims)
+    for name in ("covariance_plain", "covariance_momentum", "stationary_gap", "weak_gap",
+                 "evidence_labels", "flatness"):
         png = out / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert f"]({name}.png)" in report
     assert not list(out.glob("*.tmp"))  # atomic writes leave no temporary files
