@@ -91,3 +91,44 @@ def flatness_figure(summaries: Sequence[Mapping[str, Any]], title: str = "") -> 
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     return fig
+
+
+def random_label_figure(summary: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """The random-label evidence against λ (log axis), per example: the mean over label draws
+    with its standard error, the closed-form E[R] of :mod:`sgdsde.random_labels` with a band
+    of ±sd[R] (the spread of single draws), and the null model at 0; a second panel shows the
+    fraction of single draws whose ratio is above 0.
+
+    **Arguments:**
+
+    - `summary`: output of :func:`sgdsde.random_labels.random_label_study`.
+    - `title`: the figure's title.
+
+    **Returns:** the figure.
+    """
+    def column(key: str) -> np.ndarray:
+        return np.array([r[key] for r in summary], float)
+
+    n = summary[0]["n_examples"]
+    lams = column("lambda")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    axes[0].errorbar(lams, column("mean") / n, yerr=column("stderr") / n, fmt="o", capsize=3,
+                     label=f"measured: mean of {summary[0]['draws']} draws ± se")
+    predicted, spread = column("predicted_mean") / n, column("predicted_sd") / n
+    axes[0].plot(lams, predicted, "-", color="C1", label="closed form E[R] (valid at large λ)")
+    axes[0].fill_between(lams, predicted - spread, predicted + spread, color="C1", alpha=0.2,
+                         label="E[R] ± sd[R] (single draws)")
+    axes[0].axhline(0.0, color="grey", linestyle=":", label="null model")
+    axes[0].set_yscale("symlog", linthresh=1e-3)
+    axes[0].set_ylabel("log evidence ratio vs null (nats/example)")
+    axes[1].plot(lams, column("positive_fraction"), "-o")
+    axes[1].axhline(0.5, color="grey", linestyle=":", label="coin flip")
+    axes[1].set_ylabel("fraction of draws with ratio > 0")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("prior precision λ (L2 strength)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return fig
