@@ -48,6 +48,7 @@ from sgdsde.scaling import collapse_in_g, fit_scaling, locate_b_opt
 from sgdsde.store import read_results
 from sgdsde.sweep import parse_config, prepare_out, run_sweep
 from sgdsde.tour import json_safe
+from sgdsde.tour_scaling import COLLAPSE_BOUND as COLLAPSE_MAX  # χ² bound, see its module
 
 # --- parameters -------------------------------------------------------------------------
 SWEEPS = Path(__file__).resolve().parent / "sweeps"
@@ -61,7 +62,6 @@ N_BOOT = 1000
 SEED = 0
 THEORY_SLOPE = 1.0
 MAX_HALF_WIDTH = 0.4
-COLLAPSE_MAX = 2.0
 
 _FULL_BASE: dict[str, Any] = {
     "data": {"dataset": "mnist1d", "n_test": 2000, "seed": 0},
