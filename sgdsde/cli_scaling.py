@@ -68,7 +68,8 @@ def scaling(
         )
     for name, error in record["fit_errors"].items():
         stdout.print(f"log B_opt vs log {name}: no fit ({error})")
-    stdout.print(f"collapse in g: score {record['collapse'].get('score')} (≈1 = collapsed; "
+    stdout.print(f"collapse in g (one curve per {record['collapse']['by']}): score "
+                 f"{record['collapse'].get('score')} (≈1 = collapsed; "
                  f"against B instead of g: {record['collapse_in_b'].get('score')})")
     stderr.print("figures: " + ", ".join(record["figures"]))
 

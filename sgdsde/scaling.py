@@ -571,8 +571,11 @@ def analyse_sweep(table: Any, metric: str = "final_test_accuracy", *, n_boot: in
     """B_opt per slice (:func:`locate_b_opt`), a slope fit (:func:`fit_scaling`) for every
     variable of :data:`VARIED` that the sweep varies (a fit that cannot be made, e.g. every
     slice at the grid's edge, is listed in ``fit_errors``), the collapse of the metric in g
-    (:func:`collapse_in_g`) and, as its contrast, the same score against B."""
+    (:func:`collapse_in_g`, one curve per value of the first of ε, N, m that the sweep
+    varies) and, as its contrast, the same score against B."""
     columns = as_columns(table)
+    varied = [c for c in VARIED.values() if len(set(columns[c].tolist())) >= 2]
+    by = varied[0] if varied else "lr"
     b_opts = locate_b_opt(table, metric, n_boot=n_boot, seed=seed)
     fits, fit_errors = {}, {}
     for variable, column in VARIED.items():
@@ -582,8 +585,8 @@ def analyse_sweep(table: Any, metric: str = "final_test_accuracy", *, n_boot: in
             fits[variable] = fit_scaling(b_opts, variable, seed=seed)
         except ValueError as error:
             fit_errors[variable] = str(error)
-    return SweepAnalysis(metric, b_opts, fits, fit_errors, collapse_in_g(table, metric),
-                         collapse_in_g(table, metric, x="batch_size"))
+    return SweepAnalysis(metric, b_opts, fits, fit_errors, collapse_in_g(table, metric, by=by),
+                         collapse_in_g(table, metric, by=by, x="batch_size"))
 
 
 # ----------------------------------------------------------------------------- critical batch
