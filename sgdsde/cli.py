@@ -39,7 +39,9 @@ per SGD step.
 app = typer.Typer(
     name="sgdsde",
     help="SGD as an SDE: Diffrax SDE models of SGD checked against real discrete SGD and "
-    "closed forms.\n\n" + CONVENTIONS,
+    "closed forms. Start with `sgdsde tour` (every claim of the package, one report); then "
+    "`quadratic`, `learned`, `sweep` + `scaling` and `evidence` explore one question each."
+    "\n\n" + CONVENTIONS,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -276,7 +278,9 @@ def tour(
         "evidence (default: all four).")] = "quadratic,learned,scaling,evidence",
     quick: Annotated[bool, typer.Option(
         "--quick", help="Much smaller runs (loose error bars; for smoke tests).")] = False,
-    seed: Annotated[int, typer.Option(help="Seed of every ensemble, sweep and data set.")] = 0,
+    seed: Annotated[int, typer.Option(
+        help="Seed of every ensemble, data subset and bootstrap (the sweep's seeds are the "
+        "ones of its packaged config).")] = 0,
     float64: Annotated[bool, typer.Option(
         "--float64", help="Run the quadratic part in float64 (enables jax x64; the evidence "
         "part always uses float64).")] = False,
