@@ -71,13 +71,18 @@ class GridBrownianPath(diffrax.AbstractBrownianPath):
 
     @property
     def t0(self):
+        """Start of the path, t = 0 (W(0) = 0)."""
         return 0.0
 
     @property
     def t1(self):
+        """End of the path: none (t1 = ∞), the grid t_n = n·dt goes on for any n."""
         return jnp.inf
 
     def evaluate(self, t0, t1=None, left=True, use_levy=False):
+        """Increment W(t_{n+1}) − W(t_n) ~ N(0, dt·I) over [t_n, t_n + dt], n = round(t0/dt), drawn
+        from ``fold_in(key, n)``; with `use_levy` also H ~ N(0, dt/12·I) (and K ~ N(0, dt/720·I)).
+        `t1` and `left` are ignored: only grid intervals of length dt may be asked for."""
         del t1, left
         index = jnp.round(t0 / self.dt).astype(jnp.int32)
         keys = jax.random.split(jax.random.fold_in(self.key, index), 3)
@@ -115,6 +120,7 @@ class BrownianSpec:
 
     @property
     def dt(self) -> float:
+        """Solver step dt = τ/substeps, in SDE time."""
         return self.time_per_step / self.substeps
 
     @property
@@ -123,6 +129,9 @@ class BrownianSpec:
         return self.kind != "unsafe"
 
     def path(self, key: Key, dtype: jnp.dtype) -> diffrax.AbstractBrownianPath:
+        """The Brownian motion W ∈ R^r of this spec for `key`: ``UnsafeBrownianPath`` ("unsafe"),
+        :class:`GridBrownianPath` on t_n = n·dt ("grid"), or a ``VirtualBrownianTree`` on
+        [0, horizon] with tolerance dt·tol_fraction ("tree")."""
         shape = jax.ShapeDtypeStruct((self.noise_dim,), dtype)
         if self.kind == "unsafe":
             return diffrax.UnsafeBrownianPath(shape=shape, key=key, levy_area=self.levy_area)

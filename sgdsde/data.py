@@ -76,14 +76,17 @@ class Dataset:
 
     @property
     def n_train(self) -> int:
+        """N, the number of training examples (rows of `x_train`)."""
         return self.x_train.shape[0]
 
     @property
     def n_test(self) -> int:
+        """The number of test examples (rows of `x_test`)."""
         return self.x_test.shape[0]
 
     @property
     def n_features(self) -> int:
+        """p, the number of input features (columns of `x_train`)."""
         return self.x_train.shape[1]
 
     def describe(self) -> dict[str, object]:

@@ -350,6 +350,7 @@ class LaplaceEvidence:
     log_occam_stderr: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record of every field (natural logs, as above)."""
         return asdict(self)
 
 

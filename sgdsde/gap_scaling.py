@@ -50,6 +50,7 @@ class GapScaling:
     intercept: float
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record of the gaps against ε, their standard errors and the fit."""
         return {
             "observable": self.observable,
             "model": self.model,

@@ -36,6 +36,7 @@ class EnsembleRun:
 
     @property
     def diverged_fraction(self) -> float:
+        """Fraction of the P paths flagged as diverged, (1/P)·Σ_p diverged[p]."""
         return float(np.mean(np.asarray(self.diverged)))
 
 

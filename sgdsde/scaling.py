@@ -150,9 +150,12 @@ class BOpt:
 
     @property
     def inv_one_minus_m(self) -> float:
+        """1/(1 − m), the momentum variable of the scaling fit (B_opt ∝ 1/(1 − m))."""
         return 1.0 / (1.0 - self.momentum)
 
     def to_dict(self, replicates: bool = False) -> dict[str, Any]:
+        """JSON-ready record of the slice's optimum (non-finite → None), without the fitted curve;
+        the bootstrap replicates log B* only when `replicates`."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out.pop("boot_log_b")
         out.pop("fit_b")
@@ -341,6 +344,7 @@ class ScalingFit:
         return (self.slope - self.theory_slope) / self.slope_boot_se
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record of the fit, plus `z_theory` and the number of slices `n_slices`."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["z_theory"] = self.z_theory
         out["n_slices"] = int(self.x.size)
@@ -476,6 +480,8 @@ class Collapse:
     n_nonpositive_g: int
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record of the score, the rms between/within spreads, the overlap range of x
+        and the curves (not the interpolation grid)."""
         return _clean({
             "metric": self.metric, "by": self.by, "score": self.score,
             "rms_between": self.rms_between, "rms_within": self.rms_within,
@@ -556,6 +562,7 @@ class SweepAnalysis:
     collapse_in_b: Collapse
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record of the B_opt slices, the scaling fits and both collapses (g and B)."""
         return {
             "metric": self.metric,
             "b_opt": [b.to_dict() for b in self.b_opts],

@@ -52,6 +52,7 @@ class ScheduleResult:
 
     @property
     def total_updates(self) -> int:
+        """Total SGD updates over all phases, Σ_phases epochs·⌊N/B⌋."""
         return sum(self.updates)
 
 

@@ -62,8 +62,8 @@ def simulate_sde(
     """Integrate P = `run.paths` independent paths of the SDE model `sde.model`.
 
     Outputs are saved at the SDE times τ·k of the SGD steps k in `save_steps`, so they compare
-    with :func:`sgdsde.simulate_sgd` step for step. With ``sde.brownian == "tree"`` path i
-    uses the same Brownian motion as coupled SGD path i.
+    with :func:`sgdsde.simulate_sgd` step for step. With ``sde.brownian`` "grid" or "tree",
+    path i uses the same Brownian motion as coupled SGD path i (same seed).
 
     **Returns:** an :class:`EnsembleRun` with θ of shape (paths, saves, d).
     """

@@ -49,6 +49,7 @@ class SDEModel(eqx.Module):
         """σ(y)·z for z ∈ R^r (matrix-free); `key` feeds surfaces with resampled noise."""
 
     def initial_state(self, theta0: Vector) -> Vector:
+        """y₀ = θ₀: the state is θ itself (overridden where it is (θ, u))."""
         return theta0
 
     def position(self, y: Vector) -> Vector:
@@ -66,12 +67,15 @@ class FirstOrderSME(SDEModel):
     name: ClassVar[str] = "sme1"
 
     def time_per_step(self, lr, momentum):
+        """τ = ε_eff = ε/(1−m): k updates ↦ t = k·ε/(1−m)."""
         return lr / (1.0 - momentum)
 
     def drift(self, surface, y, lr, momentum):
+        """b(θ) = −∇L(θ)."""
         return -surface.gradient(y)
 
     def diffusion(self, surface, y, z, lr, momentum, noise_factor, key=None):
+        """σ(θ)·z = −√(ε_eff·f)·D(θ)z, D Dᵀ = C, so σσᵀ = ε_eff·Σ_B(θ)."""
         scale = jnp.sqrt(self.time_per_step(lr, momentum) * noise_factor)
         return -scale * surface.noise_apply(y, z, key)
 
@@ -86,13 +90,16 @@ class SecondOrderSME(SDEModel):
     name: ClassVar[str] = "sme2"
 
     def time_per_step(self, lr, momentum):
+        """τ = ε: k updates ↦ t = k·ε (m is not used; the model is for m = 0)."""
         return lr
 
     def drift(self, surface, y, lr, momentum):
+        """b(θ) = −∇L − (ε/2)·∇²L·∇L = −∇[L + (ε/4)‖∇L‖²] (one Hessian-vector product)."""
         gradient, curvature_times_gradient = jax.jvp(surface.gradient, (y,), (surface.gradient(y),))
         return -gradient - 0.5 * lr * curvature_times_gradient
 
     def diffusion(self, surface, y, z, lr, momentum, noise_factor, key=None):
+        """σ(θ)·z = −√(ε·f)·D(θ)z, D Dᵀ = C, so σσᵀ = ε·Σ_B(θ)."""
         return -jnp.sqrt(lr * noise_factor) * surface.noise_apply(y, z, key)
 
 
@@ -107,21 +114,26 @@ class UnderdampedSDE(SDEModel):
     name: ClassVar[str] = "underdamped"
 
     def time_per_step(self, lr, momentum):
+        """τ = 1: k updates ↦ t = k."""
         return jnp.ones_like(lr)
 
     def drift(self, surface, y, lr, momentum):
+        """b(θ, u) = (u, −(1−m)·u − ε∇L(θ))."""
         theta, u = jnp.split(y, 2)
         return jnp.concatenate([u, -(1.0 - momentum) * u - lr * surface.gradient(theta)])
 
     def diffusion(self, surface, y, z, lr, momentum, noise_factor, key=None):
+        """σ(θ, u)·z = (0, −ε√f·D(θ)z), D Dᵀ = C: the noise −ε·Σ_B^{1/2}dW drives u only."""
         theta, _ = jnp.split(y, 2)
         kick = -lr * jnp.sqrt(noise_factor) * surface.noise_apply(theta, z, key)
         return jnp.concatenate([jnp.zeros_like(kick), kick])
 
     def initial_state(self, theta0):
+        """y₀ = (θ₀, u₀) with u₀ = 0 (v_0 = 0 in optax form)."""
         return jnp.concatenate([theta0, jnp.zeros_like(theta0)])
 
     def position(self, y):
+        """θ, the first half of y = (θ, u)."""
         return jnp.split(y, 2)[0]
 
 

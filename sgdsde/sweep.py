@@ -119,6 +119,7 @@ class SweepConfig:
     max_batch: int
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record of the configuration (tuples as lists)."""
         return {k: list(v) if isinstance(v, tuple) else v
                 for k, v in dataclasses.asdict(self).items()}
 
@@ -155,6 +156,7 @@ class RunSpec:
 
     @property
     def save_steps(self) -> list[int]:
+        """The `checkpoints` evenly spaced SGD steps 0..`updates` at which metrics are saved."""
         return checkpoint_steps(self.updates, self.checkpoints)
 
     @property
@@ -164,6 +166,7 @@ class RunSpec:
 
     @property
     def sde_time(self) -> float:
+        """First-order SME time of the run, t = updates·ε/(1 − m)."""
         return self.updates * self.lr / (1.0 - self.momentum)
 
 
@@ -353,6 +356,7 @@ def plan_batches(runs: Sequence[RunSpec], max_batch: int) -> list[list[RunSpec]]
 
 
 def batch_id(runs: Sequence[RunSpec]) -> str:
+    """A stable hash of a batch of runs (16 hex digits of SHA-256 over its sorted run ids)."""
     return hashlib.sha256(",".join(sorted(r.run_id for r in runs)).encode()).hexdigest()[:16]
 
 
@@ -401,6 +405,9 @@ def prepare_out(out: str | os.PathLike, config: SweepConfig, text: str,
 
 @dataclasses.dataclass
 class SweepSummary:
+    """Counts of one :func:`run_sweep` call: runs in the grid, skipped (already stored), ran,
+    diverged (flagged or non-finite metric), batches written, and wall-clock seconds."""
+
     total: int
     skipped: int
     ran: int

@@ -92,6 +92,7 @@ class TourSettings:
         return cls(**{**small, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record of every setting."""
         return dataclasses.asdict(self)
 
 
@@ -107,6 +108,7 @@ class Claim:
     test: str
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record of the claim."""
         return dataclasses.asdict(self)
 
 
@@ -125,6 +127,7 @@ class TourResult:
     claims: tuple[Claim, ...] = ()
 
     def comparisons(self) -> dict[str, QuadraticComparison]:
+        """The three quadratic comparisons, keyed by name (plain_sme1, momentum_*)."""
         return {
             "plain_sme1": self.plain_sme1,
             "momentum_underdamped": self.momentum_underdamped,

@@ -118,9 +118,11 @@ class ConstantGaussianNoise(Surface):
 
     @property
     def noise_dim(self) -> int:
+        """r = number of columns of the constant factor D (= d)."""
         return self.noise_factor.shape[1]
 
     def noise_apply(self, theta: Vector, z: NoiseVector, key: Key | None = None) -> Vector:
+        """D·z with the constant D = V·diag(√λ), D Dᵀ = C (θ and `key` unused)."""
         del theta, key
         return self.noise_factor @ z
 

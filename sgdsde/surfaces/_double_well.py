@@ -17,7 +17,7 @@ class DoubleWell(ConstantGaussianNoise):
     The drift is cubic, so SGD and its SDEs differ at finite horizon in a way no linear
     theory captures: the weak-error tests (gap ∝ ε for the first-order SME, smaller for the
     second-order one) use it. The default start is θ₀ = 2a in every coordinate, outside the
-    well, where the drift is strong and strongly non-linear (curvature 11h there).
+    well, where the drift is strong and strongly non-linear (curvature 11h/2 there).
     """
 
     curvature: float
@@ -44,12 +44,15 @@ class DoubleWell(ConstantGaussianNoise):
 
     @property
     def dim(self) -> int:
+        """d, the size of the noise covariance C."""
         return self.noise_cov.shape[0]
 
     def loss(self, theta: Vector) -> Scalar:
+        """L(θ) = h/(8a²)·Σ_i (θ_i² − a²)²."""
         scale = self.curvature / (8.0 * self.width**2)
         return scale * jnp.sum((theta**2 - self.width**2) ** 2)
 
     def initial_point(self) -> Vector:
+        """θ₀ = 2a in every coordinate (outside the wells)."""
         return jnp.full((self.dim,), 2.0 * self.width, dtype=self.noise_cov.dtype)
 

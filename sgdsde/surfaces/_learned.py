@@ -47,18 +47,22 @@ class LearnedSurface(Surface):
 
     @property
     def dim(self) -> int:
+        """d, the number of flat model parameters."""
         return self.theta_init.shape[0]
 
     @property
     def noise_dim(self) -> int:
+        """r = N (exact noise), or M = `noise_subset` (random-subset noise)."""
         return self.x_train.shape[0] if self.noise_subset is None else self.noise_subset
 
     @property
     def resampled_noise(self) -> bool:
+        """True with `noise_subset`: a fresh subset S, so a fresh D_S, per solver step."""
         return self.noise_subset is not None
 
     @property
     def n_train(self) -> int:
+        """N, the number of training examples the surface is built on."""
         return self.x_train.shape[0]
 
     def per_example_losses(self, theta: Vector, x: Float[Array, "n p"], y: Int[Array, " n"]):
@@ -66,6 +70,7 @@ class LearnedSurface(Surface):
         return per_example_loss(self.unflatten(theta), x, y)
 
     def loss(self, theta: Vector) -> Scalar:
+        """L(θ) = (1/N) Σ_i ℓ_i(θ) + (λ/2)‖θ‖² (mean cross-entropy plus the L2 term)."""
         data = self.per_example_losses(theta, self.x_train, self.y_train).mean()
         return data + 0.5 * self.l2 * jnp.sum(theta**2)
 
@@ -78,6 +83,8 @@ class LearnedSurface(Surface):
         return jax.vmap(single)(self.x_train, self.y_train)
 
     def noise_apply(self, theta: Vector, z: NoiseVector, key: Key | None = None) -> Vector:
+        """D(θ)z = (1/√N)·G̃ᵀz, one VJP of the per-example losses with cotangent (z − z̄)/√N; with
+        `noise_subset` D_S z = c·(1/√M)·G̃_Sᵀz on a subset S drawn from `key` (class docstring)."""
         n, m = self.n_train, self.noise_dim
         if self.noise_subset is None:
             x, y, scale = self.x_train, self.y_train, 1.0
@@ -132,6 +139,7 @@ class LearnedSurface(Surface):
         return jax.grad(batch_loss)(theta), order
 
     def initial_point(self) -> Vector:
+        """θ₀ = the model's flat parameters at Equinox's default initialisation."""
         return self.theta_init
 
     def metrics(self, theta: Vector) -> dict[str, Scalar]:

@@ -70,16 +70,20 @@ class Quadratic(ConstantGaussianNoise):
 
     @property
     def dim(self) -> int:
+        """d, the size of H."""
         return self.hessian.shape[0]
 
     def loss(self, theta: Vector) -> Scalar:
+        """L(θ) = ½(θ−θ*)ᵀH(θ−θ*)."""
         delta = theta - self.minimum
         return 0.5 * delta @ (self.hessian @ delta)
 
     def gradient(self, theta: Vector) -> Vector:
+        """∇L(θ) = H(θ−θ*), in closed form."""
         return self.hessian @ (theta - self.minimum)
 
     def initial_point(self) -> Vector:
+        """θ₀ = θ*, the minimum (so runs start at the stationary mean)."""
         return self.minimum
 
 
