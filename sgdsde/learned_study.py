@@ -75,6 +75,9 @@ class LearnedComparison:
     sde_run: EnsembleRun
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready record: the run's settings, per metric the per-checkpoint means and
+        stderrs of SGD, of the SDE and of SGD − SDE, diverged fractions and provenance."""
+
         def listed(estimates: dict[str, Estimate]) -> dict[str, Any]:
             return {
                 name: {"mean": np.asarray(e.value).tolist(),
