@@ -194,11 +194,9 @@ def markdown(rows: list[dict[str, Any]], reshuffled: list[dict[str, Any]],
 
 def gap_figure(rows: list[dict[str, Any]]) -> Any:
     """How much worse SGD ends than its SME against ε (filled: > 0 by more than 2 stderr)."""
-    import matplotlib.pyplot as plt
-
     worse = {"train_loss": ("SGD − SME final train loss", 1.0),
              "test_accuracy": ("SME − SGD final test accuracy", -1.0)}
-    fig, axes = plt.subplots(1, len(FINAL), figsize=(11.0, 4.2), layout="constrained")
+    fig, axes = plots.subplots(1, len(FINAL), figsize=(11.0, 4.2))
     for ax, name in zip(axes, FINAL, strict=True):
         label, sign = worse[name]
         for index, model in enumerate(MODELS):

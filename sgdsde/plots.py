@@ -2,8 +2,9 @@
 
 Each function takes the JSON-ready records the library produces (``QuadraticComparison.to_dict``,
 ``GapScaling.to_dict``, ``LearnedComparison.to_dict``), so a figure can be redrawn from a saved
-``results.json``, and returns a :class:`matplotlib.figure.Figure` (Agg backend; nothing is
-shown). :func:`save_figure` writes one atomically.
+``results.json``, and returns a :class:`matplotlib.figure.Figure` built without pyplot (so the
+library never picks a backend, never opens a window and keeps no global figure state; Jupyter
+displays the returned figure). :func:`save_figure` writes one atomically.
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 Record = Mapping[str, Any]
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float],
+             squeeze: bool = True, **kwargs: Any) -> tuple[Figure, Any]:
+    """A figure and its axes grid like ``pyplot.subplots`` (constrained layout), but a plain
+    :class:`~matplotlib.figure.Figure` outside pyplot's state."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze, **kwargs)
 
 
 def _array(value: Any) -> np.ndarray:
@@ -40,9 +44,7 @@ def covariance_figure(records: Mapping[str, Record]) -> Figure:
 
     **Returns:** the figure.
     """
-    fig, axes = plt.subplots(
-        1, len(records), figsize=(5.2 * len(records), 4.0), squeeze=False, layout="constrained"
-    )
+    fig, axes = subplots(1, len(records), figsize=(5.2 * len(records), 4.0), squeeze=False)
     for ax, (title, record) in zip(axes[0], records.items(), strict=True):
         dim = len(record["hessian"])
         rows, cols = np.triu_indices(dim)
@@ -95,7 +97,7 @@ def gap_scaling_figure(record: Record, *, ax: Any = None, label: str | None = No
     **Returns:** the figure.
     """
     if ax is None:
-        fig, ax = plt.subplots(figsize=(5.5, 4.2), layout="constrained")
+        fig, ax = subplots(figsize=(5.5, 4.2))
     else:
         fig = ax.figure
     lrs = _array(record["lrs"])
@@ -142,7 +144,7 @@ def weak_gap_figure(records: Mapping[str, Record]) -> Figure:
 
     **Returns:** the figure.
     """
-    fig, ax = plt.subplots(figsize=(5.5, 4.2), layout="constrained")
+    fig, ax = subplots(figsize=(5.5, 4.2))
     for index, (label, record) in enumerate(records.items()):
         lrs = _array(record["lrs"])
         gaps, stderrs = _array(record["gaps"]), _array(record["stderrs"])
@@ -193,8 +195,7 @@ def learned_trajectories_figure(record: Record, *, title: str | None = None) -> 
 
     **Returns:** the figure.
     """
-    fig, axes = plt.subplots(1, len(LEARNED_PANELS), figsize=(15.0, 4.0), squeeze=False,
-                             layout="constrained")
+    fig, axes = subplots(1, len(LEARNED_PANELS), figsize=(15.0, 4.0), squeeze=False)
     steps = _array(record["steps"])
     tau = 1.0 if record["sde_model"] == "underdamped" else record["lr"] / (1 - record["momentum"])
     series = (("SGD", "sgd", "C0", "-"), (f"SDE ({record['sde_model']})", "sde", "C1", "--"))
@@ -232,7 +233,7 @@ def _readable(path: str) -> None:
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> Path:
-    """Write `fig` as PNG to `path` atomically (temporary file, then ``os.replace``), close it."""
+    """Write `fig` as PNG to `path` atomically (temporary file, then ``os.replace``)."""
     path = Path(path)
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
@@ -241,7 +242,6 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> Pa
         fig.savefig(tmp, format="png", dpi=dpi)
         os.replace(tmp, path)
     finally:
-        plt.close(fig)
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path

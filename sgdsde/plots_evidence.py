@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from .plots import subplots
 
 
 def evidence_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str = "") -> Figure:
@@ -28,7 +25,7 @@ def evidence_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str 
 
     **Returns:** the figure.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained")
+    fig, axes = subplots(1, 3, figsize=(15, 4.2))
     for index, (label, records) in enumerate(runs.items()):
         color = f"C{index}"
 
@@ -75,7 +72,7 @@ def flatness_figure(summaries: Sequence[Mapping[str, Any]], title: str = "") -> 
 
     **Returns:** the figure.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained")
+    fig, axes = subplots(1, 3, figsize=(15, 4.2))
     g = np.array([s["noise_scale"] for s in summaries], float)
     keys = ("test_accuracy", "hessian_trace", "log_evidence_ratio_per_example")
     labels = ("test accuracy", "tr ∇∇C at the end point",
@@ -111,7 +108,7 @@ def random_label_figure(summary: Sequence[Mapping[str, Any]], title: str = "") -
 
     n = summary[0]["n_examples"]
     lams = column("lambda")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    fig, axes = subplots(1, 2, figsize=(11, 4.2))
     axes[0].errorbar(lams, column("mean") / n, yerr=column("stderr") / n, fmt="o", capsize=3,
                      label=f"measured: mean of {summary[0]['draws']} draws ± se")
     predicted, spread = column("predicted_mean") / n, column("predicted_sd") / n

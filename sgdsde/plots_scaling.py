@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from .scaling import BOpt, Collapse, ScalingFit, SweepAnalysis  # noqa: E402
+from .plots import subplots
+from .scaling import BOpt, Collapse, ScalingFit, SweepAnalysis
 
 VARIABLE_LABELS = {"lr": "learning rate ε", "n_train": "training-set size N",
                    "inv_one_minus_m": "1/(1 − m)"}
@@ -32,7 +28,7 @@ def accuracy_vs_batch_figure(b_opts: Sequence[BOpt], title: str = "") -> Figure:
 
     **Returns:** the figure.
     """
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    fig, ax = subplots(figsize=(7.5, 4.8))
     for index, b in enumerate(b_opts):
         color = f"C{index % 10}"
         label = f"ε={b.lr:g}, N={b.n_train}, m={b.momentum:g}"
@@ -68,7 +64,7 @@ def collapse_figure(collapse: Collapse, title: str = "") -> Figure:
 
     **Returns:** the figure.
     """
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    fig, ax = subplots(figsize=(7.5, 4.8))
     by = "ε" if collapse.by == "lr" else collapse.by
     for index, c in enumerate(collapse.curves):
         ax.errorbar(c.g, c.means, yerr=np.nan_to_num(c.stderrs), fmt="-o", markersize=3,
@@ -100,7 +96,7 @@ def scaling_figure(fit: ScalingFit, title: str = "") -> Figure:
 
     **Returns:** the figure.
     """
-    fig, ax = plt.subplots(figsize=(6.5, 4.8), layout="constrained")
+    fig, ax = subplots(figsize=(6.5, 4.8))
     for gi, labels in enumerate(fit.group_labels):
         color = f"C{gi % 10}"
         sel = fit.group == gi

@@ -28,7 +28,8 @@ def execute(nb: nbformat.NotebookNode, workdir: Path) -> nbformat.NotebookNode:
 
 @pytest.fixture
 def kernel_env(tmp_path, monkeypatch):
-    """The kernel inherits the environment: draw with Agg (no display needed) and make
+    """The kernel inherits the environment: no display (the notebooks' `%matplotlib inline`
+    renders figures as PNG outputs; Agg for anything else) and make
     temporary files (a notebook's outputs) under pytest's `tmp_path`. Returns the kernel's
     working directory, an empty folder."""
     monkeypatch.setenv("MPLBACKEND", "Agg")
@@ -60,6 +61,9 @@ def test_notebook_executes(path, kernel_env):
               if o.output_type == "error"]
     assert not errors
     assert not list(kernel_env.iterdir()), "the notebook wrote into its working directory"
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if "image/png" in o.get("data", {})]
+    assert images, "no figure was displayed"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
