@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from sgdsde.plots import save_figure
-from sgdsde.plots_scaling import accuracy_vs_batch_figure, collapse_figure, scaling_figure
-from sgdsde.scaling import collapse_in_g, fit_scaling, locate_b_opt
+from sgdsde.plots_scaling import scaling_figures
+from sgdsde.scaling import analyse_sweep
 from sgdsde.store import read_results
 from sgdsde.sweep import parse_config, prepare_out, run_sweep
 from sgdsde.tour import json_safe
@@ -60,7 +60,6 @@ LAWS = {  # law -> (fit variable, column that varies, TOML of the small scale)
 METRIC = "final_test_accuracy"
 N_BOOT = 1000
 SEED = 0
-THEORY_SLOPE = 1.0
 MAX_HALF_WIDTH = 0.4
 
 _FULL_BASE: dict[str, Any] = {
@@ -99,25 +98,17 @@ def toml_text(raw: dict[str, Any]) -> str:
 
 
 def run_law(law: str, text: str, out: Path, figures: Path) -> dict[str, Any]:
-    variable, column, _ = LAWS[law]
+    variable = LAWS[law][0]
     config = parse_config(tomllib.loads(text))
     folder = out / law
     prepare_out(folder, config, text)
     summary = run_sweep(config, folder)
-    table = read_results(folder)
-    b_opts = locate_b_opt(table, METRIC, n_boot=N_BOOT, seed=SEED)
-    try:
-        fit = fit_scaling(b_opts, variable, n_boot=2 * N_BOOT, seed=SEED,
-                          theory_slope=THEORY_SLOPE)
-        fit_error = None
-    except ValueError as error:  # every slice at the grid's edge
-        fit, fit_error = None, str(error)
-    collapse = collapse_in_g(table, METRIC, by=column)
-    title = f"{law} law ({METRIC})"
-    save_figure(accuracy_vs_batch_figure(b_opts, title), figures / f"{law}_accuracy_vs_b.png")
-    save_figure(collapse_figure(collapse, title), figures / f"{law}_collapse_in_g.png")
-    if fit is not None:
-        save_figure(scaling_figure(fit, title), figures / f"{law}_b_opt_vs_{variable}.png")
+    analysis = analyse_sweep(read_results(folder), METRIC, n_boot=N_BOOT, seed=SEED)
+    for stem, figure in scaling_figures(analysis).items():
+        save_figure(figure, figures / f"{law}_{stem}.png")
+    fit = analysis.fits.get(variable)
+    fit_error = analysis.fit_errors.get(variable)
+    collapse = analysis.collapse
     half = None if fit is None else fit.interval_width / 2
     claims = {
         "slope interval contains 1": {
@@ -129,14 +120,13 @@ def run_law(law: str, text: str, out: Path, figures: Path) -> dict[str, Any]:
             "held": half is not None and half < MAX_HALF_WIDTH,
             "detail": fit_error or f"half-width {half:.2f}"},
         "collapse in g": {
-            "held": collapse.score < COLLAPSE_MAX,
-            "detail": f"score {collapse.score:.2f} (curves by {column}; between/within "
-                      f"seed variance, < {COLLAPSE_MAX} counts as collapsed)"},
+            "held": collapse.score < COLLAPSE_MAX < analysis.collapse_in_b.score,
+            "detail": f"score {collapse.score:.2f} in g, {analysis.collapse_in_b.score:.2f} "
+                      f"in B (curves by {collapse.by}; between/within seed variance, "
+                      f"< {COLLAPSE_MAX:g} counts as collapsed)"},
     }
-    return {"config": config.to_dict(), "sweep": vars(summary), "metric": METRIC,
-            "b_opt": [b.to_dict() for b in b_opts],
-            "fit": None if fit is None else fit.to_dict(), "fit_error": fit_error,
-            "collapse": collapse.to_dict(), "claims": claims}
+    return {"config": config.to_dict(), "sweep": vars(summary), **analysis.to_dict(),
+            "claims": claims}
 
 
 def main() -> None:
