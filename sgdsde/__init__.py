@@ -16,11 +16,13 @@ from .sde_models import SecondOrderSME as SecondOrderSME
 from .sde_models import UnderdampedSDE as UnderdampedSDE
 from .sgd import simulate_sgd as simulate_sgd
 from .surfaces import DoubleWell as DoubleWell
+from .surfaces import LearnedSurface as LearnedSurface
 from .surfaces import Quadratic as Quadratic
 from .surfaces import Surface as Surface
+from .surfaces import learned_surface as learned_surface
 
 __all__ = [
     "__version__", "theory", "RunConfig", "SDEConfig", "EnsembleRun", "simulate_sde",
     "simulate_sgd", "FirstOrderSME", "SecondOrderSME", "UnderdampedSDE", "DoubleWell",
-    "Quadratic", "Surface",
+    "Quadratic", "Surface", "LearnedSurface", "learned_surface",
 ]

@@ -68,9 +68,10 @@ def scaling(
         )
     for name, error in record["fit_errors"].items():
         stdout.print(f"log B_opt vs log {name}: no fit ({error})")
-    stdout.print(f"collapse in g (one curve per {record['collapse']['by']}): score "
-                 f"{record['collapse'].get('score')} (≈1 = collapsed; "
-                 f"against B instead of g: {record['collapse_in_b'].get('score')})")
+    scores = [record[key].get("score") for key in ("collapse", "collapse_in_b")]
+    in_g, in_b = (f"{x:.3g}" if x is not None else "n/a" for x in scores)
+    stdout.print(f"collapse in g (one curve per {record['collapse']['by']}): score {in_g} "
+                 f"(≈1 = collapsed; against B instead of g: {in_b})")
     stderr.print("figures: " + ", ".join(record["figures"]))
 
 

@@ -94,7 +94,8 @@ def learned_claims(record: Mapping[str, Any]) -> list[Claim]:
         "first-order SME agree on the final train loss and test accuracy, for logistic "
         "regression and the MLP",
         predicted=f"every |gap|/se ≤ {z_agree:.2f}",
-        measured=", ".join(f"{m} {n.replace('_', ' ')} {z:.2f}" for (m, n), z in zs.items()),
+        measured="|gap|/se: " + ", ".join(f"{m} {n.replace('_', ' ')} {z:.2f}"
+                                          for (m, n), z in zs.items()),
         held=all(math.isfinite(z) and z <= z_agree for z in zs.values()),
         test=f"two-sided z of SGD − SME (independent ensembles), Bonferroni over {len(zs)} at "
         f"α={ALPHA}",
