@@ -1,11 +1,17 @@
 """Numerics tests run in float64 (as Diffrax's own tests do) so that statistical tolerances,
-not round-off, decide what passes."""
+not round-off, decide what passes. The suite runs in two pytest-xdist workers (pyproject's
+addopts); on a GPU each worker takes memory as it needs it instead of preallocating most of
+the device, so that both fit."""
 
-import jax
-import pytest
+import os
 
-import sgdsde.sde
-import sgdsde.sgd
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+
+import sgdsde.sde  # noqa: E402
+import sgdsde.sgd  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
