@@ -105,6 +105,11 @@ def run_scaling_section(
     return record, scaling_figures(analysis)
 
 
+def _number(value: float | None) -> str:
+    """A score for display; None (NaN in the record: fewer than two overlapping curves) as n/a."""
+    return "n/a" if value is None else f"{value:.3g}"
+
+
 def scaling_claims(record: Mapping[str, Any]) -> list[Claim]:
     """The section's three claims (module docstring) from its record."""
     analysis = record["analysis"]
@@ -130,7 +135,7 @@ def scaling_claims(record: Mapping[str, Any]) -> list[Claim]:
         "across ε (and not of B)",
         predicted=f"collapse score in g < {COLLAPSE_BOUND:g} (seed noise alone gives ≈ 1); "
         f"against B > {COLLAPSE_BOUND:g}",
-        measured=f"score {in_g:.3g} in g, {in_b:.3g} in B",
+        measured=f"score {_number(in_g)} in g, {_number(in_b)} in B",
         held=bool(in_g is not None and in_b is not None and in_g < COLLAPSE_BOUND < in_b),
         test="between-curve / seed-noise variance; under collapse ≈ χ²_ν/ν, ν ≳ 30, so 3 is "
         "a > 4σ bound"))
@@ -174,8 +179,8 @@ def scaling_markdown(record: Mapping[str, Any]) -> list[str]:
     for name, fit in a["fits"].items():
         lines.append(f"- log B_opt against log {name}: slope **{fit['slope']:.2f}**, 95 % "
                      f"interval [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}] (theory 1).")
-    lines += [f"- collapse score in g {a['collapse']['score']:.3g}, against B "
-              f"{a['collapse_in_b']['score']:.3g}.", "",
+    lines += [f"- collapse score in g {_number(a['collapse']['score'])}, against B "
+              f"{_number(a['collapse_in_b']['score'])}.", "",
               "| schedule | updates | test accuracy after each phase | final ± se |",
               "| --- | --- | --- | --- |"]
     for name, s in record["schedules"]["schedules"].items():

@@ -37,7 +37,7 @@ def _learned_record(mlp_large_gap, diverged=0.0):
     rows = []
     for model in ("logistic", "mlp"):
         for lr in (0.03, 1.0):
-            gap = mlp_large_gap if (model, lr) == ("mlp", 1.0) else _gap(0.001, 0.001)
+            gap = mlp_large_gap if lr == 1.0 else _gap(0.001, 0.001)
             rows.append({
                 "model": model, "lr": lr,
                 "final": {"train_loss": {"gap": gap}, "test_accuracy": {"gap": _gap(0, 0.01)}},
@@ -51,7 +51,7 @@ def _learned_record(mlp_large_gap, diverged=0.0):
     (_gap(0.02, 0.01), 0.0, False),    # z = 2 < 2.33
     (_gap(-0.05, 0.01), 0.0, False),   # SGD *below* its SME is not the predicted breakdown
     (_gap(None, None), 1.0, True),     # every SGD path diverged: the SDE does not describe it
-])
+])  # the logistic contrast at large ε gets the same gap (diverged included)
 def test_learned_breakdown_claim(gap, diverged, held):
     agree, breakdown = learned_claims(_learned_record(gap, diverged))
     assert agree.held  # every small-ε gap is 1 se
@@ -82,5 +82,7 @@ def test_scaling_claims():
     _, no_collapse, _ = scaling_claims(_scaling_record(FIT, COLLAPSE_BOUND + 1, 10.0))
     _, not_b, _ = scaling_claims(_scaling_record(FIT, 0.5, COLLAPSE_BOUND - 1))
     assert not no_collapse.held and not not_b.held
+    _, undefined, _ = scaling_claims(_scaling_record(FIT, None, None))  # < 2 curves overlap
+    assert not undefined.held and "n/a" in undefined.measured
     _, _, unequal = scaling_claims(_scaling_record(FIT, 0.5, 10.0, schedule_gap=0.01))
     assert not unequal.held  # 5 se > 2.81
