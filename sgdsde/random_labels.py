@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .data import load_dataset
+from .errors import ParameterRangeError
 from .evidence import check_prior_precision, evidence_sweep, require_x64
 from .models import predict_logits
 from .surfaces import learned_surface
@@ -55,19 +56,17 @@ def random_label_prediction(dataset: Any, lambdas: Sequence[float]) -> list[dict
     jac = np.asarray(jax.jacfwd(
         lambda theta: predict_logits(surface.unflatten(theta), surface.x_train))(zero))
     n = jac.shape[0]
-    a = jac.T @ jac / 4.0
-    centred = jac - jac.mean(axis=0)
-    sigma_g = centred.T @ centred * (0.25 * n / (n - 1))
-    eigenvalues = np.clip(np.linalg.eigvalsh(a), 0.0, None)
+    eigenvalues, basis = np.linalg.eigh(jac.T @ jac / 4.0)  # A = V diag(a) Vᵀ
+    eigenvalues = np.clip(eigenvalues, 0.0, None)
+    centred = (jac - jac.mean(axis=0)) @ basis  # P J V: PBP = (PJV) diag(1/(a+λ)) (PJV)ᵀ
+    scale = n / (n - 1)
     records = []
     for lam in values:
-        m_jt = np.linalg.solve(a + lam * np.eye(a.shape[0]), jac.T)  # M Jᵀ, (d, N)
-        m_sigma = np.linalg.solve(a + lam * np.eye(a.shape[0]), sigma_g)
-        mean = 0.5 * np.trace(m_sigma) - 0.5 * np.sum(np.log1p(eigenvalues / lam))
-        b = centred @ m_jt  # P J M Jᵀ
-        b = b - b.mean(axis=1, keepdims=True)  # … P
+        b = (centred / (eigenvalues + lam)) @ centred.T  # B̃ = PJMJᵀP
+        # E[R]: ½tr(MΣ_g) = ½·¼·N/(N−1)·tr(B̃)
+        mean = 0.125 * scale * np.trace(b) - 0.5 * np.sum(np.log1p(eigenvalues / lam))
         off_diagonal = np.sum(b**2) - np.sum(np.diag(b) ** 2)
-        sd = math.sqrt(off_diagonal / 32.0) * n / (n - 1)
+        sd = math.sqrt(off_diagonal / 32.0) * scale
         records.append({"lambda": lam, "mean": float(mean), "sd": float(sd)})
     return records
 
@@ -82,8 +81,6 @@ def random_label_study(dataset: str, lambdas: Sequence[float], *, n_train: int,
     sd[R] (:func:`random_label_prediction`, averaged over the draws' inputs)."""
     require_x64()
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 2:
-        from .errors import ParameterRangeError
-
         raise ParameterRangeError("draws", draws, "an integer >= 2")
     measured, predicted, train, test = [], [], [], []
     for seed in range(first_seed, first_seed + draws):
