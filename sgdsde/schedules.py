@@ -12,6 +12,7 @@ should reach the same test accuracy, the growing-batch one with fewer updates.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .brownian import Stream, path_keys
-from .compare import difference_estimate
+from .compare import Estimate, difference_estimate, mean_estimate
 from .config import RunConfig
 from .errors import ParameterRangeError
 from .results import diverged_paths
@@ -120,15 +121,13 @@ def compare_schedules(surface: LearnedSurface, schedules: dict[str, Sequence[Pha
                for name, phases in schedules.items()}
     record: dict[str, Any] = {"runs": runs, "schedules": {}, "differences": {}}
     for name, result in results.items():
-        final = result.test_accuracy[-1]
-        finite = final[np.isfinite(final)]
+        finite = result.test_accuracy[-1][~result.diverged]
+        final = mean_estimate(finite) if finite.size > 1 else Estimate(math.nan, math.nan)
         record["schedules"][name] = {
             "phases": [dataclasses.asdict(p) for p in result.phases],
             "updates": list(result.updates), "total_updates": result.total_updates,
             "test_accuracy_per_phase": np.nanmean(result.test_accuracy, axis=1).tolist(),
-            "final_test_accuracy": float(np.mean(finite)) if finite.size else float("nan"),
-            "final_stderr": (float(np.std(finite, ddof=1) / np.sqrt(finite.size))
-                             if finite.size > 1 else float("nan")),
+            "final_test_accuracy": float(final.value), "final_stderr": float(final.stderr),
             "diverged": int(result.diverged.sum()),
         }
     base = results[reference].test_accuracy[-1]
