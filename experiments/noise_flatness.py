@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 from sgdsde.data import load_dataset  # noqa: E402
-from sgdsde.flatness import flatness_study  # noqa: E402
+from sgdsde.flatness import flatness_study, trace_drop  # noqa: E402
 from sgdsde.plots import save_figure  # noqa: E402
 from sgdsde.plots_evidence import flatness_figure  # noqa: E402
 
@@ -52,9 +51,7 @@ def main() -> None:
                             seeds=settings["seeds"], width=settings["width"],
                             prior_precision=PRIOR_PRECISION)
     summaries = [p.summary() for p in points]
-    high_noise, low_noise = summaries[0]["hessian_trace"], summaries[-1]["hessian_trace"]
-    drop = low_noise["mean"] - high_noise["mean"]
-    combined = math.hypot(low_noise["stderr"], high_noise["stderr"])
+    drop, combined = trace_drop(summaries)
     held = drop > Z * combined
     args.out.mkdir(parents=True, exist_ok=True)
     record = {"scale": args.scale, "lr": LR, "prior_precision": PRIOR_PRECISION, **settings,

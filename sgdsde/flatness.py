@@ -67,6 +67,14 @@ class FlatnessPoint:
         }
 
 
+def trace_drop(summaries: Sequence[dict[str, Any]]) -> tuple[float, float]:
+    """How much flatter the largest-g end points are: mean tr ∇∇C at the smallest g (last
+    summary, largest B) minus at the largest g (first summary), and its standard error
+    (independent seeds per batch size), from :meth:`FlatnessPoint.summary` records."""
+    high, low = summaries[0]["hessian_trace"], summaries[-1]["hessian_trace"]
+    return low["mean"] - high["mean"], math.hypot(low["stderr"], high["stderr"])
+
+
 def flatness_study(
     dataset: Dataset,
     batch_sizes: Sequence[int],

@@ -34,7 +34,7 @@ from scipy import stats
 
 from .data import load_dataset
 from .evidence import chance_band, evidence_sweep, spearman
-from .flatness import flatness_study
+from .flatness import flatness_study, trace_drop
 from .plots_evidence import evidence_figure, flatness_figure, random_label_figure
 from .random_labels import random_label_study
 from .tour import ALPHA, Claim, bonferroni_z
@@ -139,8 +139,7 @@ def flatness_claim(summaries: Sequence[Mapping[str, Any]]) -> Claim:
     """Claim 6: the Hessian trace at the largest g (first summary, smallest B) is below the
     trace at the smallest g (last summary) by more than ``bonferroni_z(1)`` combined se."""
     high, low = summaries[0], summaries[-1]
-    drop = low["hessian_trace"]["mean"] - high["hessian_trace"]["mean"]
-    se = math.hypot(low["hessian_trace"]["stderr"], high["hessian_trace"]["stderr"])
+    drop, se = trace_drop(summaries)
     z = bonferroni_z(1)
     return Claim(
         "noise_flattens", "SGD at a larger noise scale g ends at flatter points",
