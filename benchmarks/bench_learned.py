@@ -62,7 +62,7 @@ from jax import lax
 
 import sgdsde
 from sgdsde.brownian import Stream, path_keys
-from sgdsde.data import load_dataset
+from sgdsde.learning import load_dataset
 from sgdsde.sde_models import FirstOrderSME
 from sgdsde.surfaces import LearnedSurface, learned_surface
 from sgdsde.theory import minibatch_noise_factor

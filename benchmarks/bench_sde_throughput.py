@@ -2,7 +2,7 @@
 
 Problem: a d-dimensional quadratic (H eigenvalues logspace(-1, 0, d), noise covariance
 eigenvalues logspace(0, -1, d) in a Haar-rotated basis), heavy ball with ε = 0.05, m = 0.9,
-B = 1, integrated as the underdamped SDE of THEORY §2(c), state y = (θ, u):
+B = 1, integrated as the underdamped SDE of docs/theory.md §2(c), state y = (θ, u):
 
     dθ = u dt,   du = −(1−m) u dt − ε H(θ − θ*) dt − ε √f D dW,
 
@@ -53,7 +53,6 @@ from jax import lax
 
 import sgdsde
 from sgdsde.brownian import Stream, path_keys
-from sgdsde.theory import minibatch_noise_factor
 
 LR = 0.05
 MOMENTUM = 0.9
@@ -99,7 +98,7 @@ def make_problem(dim: int, paths: int, steps: int, substeps: int) -> Problem:
 
 def noise_factor(run: sgdsde.RunConfig) -> float:
     """f in Σ_B = f·C (1/B here: infinite data)."""
-    return float(minibatch_noise_factor(run.batch_size, run.n_train, run.replacement))
+    return run.noise_factor
 
 
 def scan_euler_maruyama(problem: Problem, increments: str) -> Callable[[jax.Array], jax.Array]:

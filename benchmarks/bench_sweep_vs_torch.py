@@ -23,8 +23,8 @@ os.environ.setdefault("EQX_ON_ERROR", "nan")
 
 import numpy as np  # noqa: E402
 
-from sgdsde.data import load_dataset  # noqa: E402
-from sgdsde.sweep import parse_config, prepare_out, run_sweep  # noqa: E402
+from sgdsde.learning import load_dataset  # noqa: E402
+from sgdsde.scaling import parse_config, prepare_out, run_sweep  # noqa: E402
 
 
 def sweep_config(args: argparse.Namespace) -> dict:

@@ -1,8 +1,8 @@
-"""Claim (THEORY §4, Smith & Le 2018): at a fixed training budget in SDE time, test accuracy of
-minibatch SGD peaks at an optimum batch size B_opt, and B_opt ∝ εN/(1 − m), i.e. the optimum
-sits at a fixed noise scale g = ε(N/B − 1)/(1 − m). Three laws: the slope of log B_opt against
-log ε, log N and log 1/(1 − m) is 1, and accuracy curves of different ε (N, m) collapse onto
-one curve in g.
+"""Claim (docs/theory.md §4, Smith & Le 2018): at a fixed training budget in SDE time, test
+accuracy of minibatch SGD peaks at an optimum batch size B_opt, and B_opt ∝ εN/(1 − m), i.e.
+the optimum sits at a fixed noise scale g = ε(N/B − 1)/(1 − m). Three laws: the slope of
+log B_opt against log ε, log N and log 1/(1 − m) is 1, and accuracy curves of different ε (N, m)
+collapse onto one curve in g.
 
 Design. Real minibatch-SGD training runs through the library's sweep runner
 (``sgdsde.sweep``), one sweep per law, then ``sgdsde.scaling``: B_opt per (ε, N, m) slice
@@ -38,17 +38,13 @@ import argparse
 import copy
 import json
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from sgdsde.plots import save_figure
-from sgdsde.plots_scaling import scaling_figures
-from sgdsde.scaling import analyse_sweep
-from sgdsde.store import read_results
-from sgdsde.sweep import parse_config, prepare_out, run_sweep
-from sgdsde.tour import json_safe
-from sgdsde.tour_scaling import COLLAPSE_BOUND as COLLAPSE_MAX  # χ² bound, see its module
+from sgdsde import write_json
+from sgdsde.plots import save_figure, scaling_figures
+from sgdsde.scaling import analyse_sweep, parse_text, prepare_out, read_results, run_sweep
+from sgdsde.tour import COLLAPSE_BOUND as COLLAPSE_MAX  # χ² bound, see its module
 
 # --- parameters -------------------------------------------------------------------------
 SWEEPS = Path(__file__).resolve().parent / "sweeps"
@@ -99,7 +95,7 @@ def toml_text(raw: dict[str, Any]) -> str:
 
 def run_law(law: str, text: str, out: Path, figures: Path) -> dict[str, Any]:
     variable = LAWS[law][0]
-    config = parse_config(tomllib.loads(text))
+    config = parse_text(text, law)
     folder = out / law
     prepare_out(folder, config, text)
     summary = run_sweep(config, folder)
@@ -159,7 +155,7 @@ def main() -> None:
             print(f"[{'HELD' if outcome['held'] else 'FAILED'}] {claim} ({law} law): "
                   f"{outcome['detail']}")
     path = args.out / "batch_size_scaling.json"
-    path.write_text(json.dumps(json_safe(record), allow_nan=False, indent=1))
+    write_json(path, record, indent=1)
     print(f"wrote {path} and figures in {figures}")
 
 

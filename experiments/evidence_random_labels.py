@@ -1,5 +1,5 @@
 """Claim: the Laplace evidence prefers informative labels to the null model and rejects
-random labels that the weakly regularised model nevertheless memorises (THEORY §5,
+random labels that the weakly regularised model nevertheless memorises (docs/theory.md §5,
 Smith & Le 2018 §3), and across λ it tracks the test cross-entropy.
 
 Design. Binary logistic regression (a single sigmoid logit: p + 1 parameters, 65 on 8×8
@@ -7,7 +7,7 @@ digits, 41 on MNIST-1D) on balanced two-class subsets, classes 0 vs 1, trained t
 of the SUMMED cost C = Σ_i −ln P(y_i|ω,x_i) + (λ/2)‖ω‖² by Newton's method in float64 (gradient
 norm reported), with the exact Hessian for the Occam factor. Random labels are balanced and
 drawn for train and test; N = 64 ≈ the number of parameters, so that a linear model can
-memorise them (THEORY §5). Random labels are drawn `draws` times (each draw with its own
+memorise them (docs/theory.md §5). Random labels are drawn `draws` times (each draw with its own
 subset): a single draw's ratio R is not below zero at every λ — at large λ E[R] ≈ −λ⁻² while
 sd[R] ≈ λ⁻¹ (sgdsde.random_labels), so a draw's sign is nearly a coin flip there (seed 0 on
 digits gave +0.26 nats at λ = 100) — but its expectation is (Gibbs' inequality). Informative
@@ -32,7 +32,6 @@ claim.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -42,13 +41,10 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-from sgdsde.data import load_dataset  # noqa: E402
-from sgdsde.evidence import evidence_sweep  # noqa: E402
-from sgdsde.plots import save_figure  # noqa: E402
-from sgdsde.plots_evidence import evidence_figure, random_label_figure  # noqa: E402
-from sgdsde.random_labels import random_label_study  # noqa: E402
-from sgdsde.tour import json_safe  # noqa: E402
-from sgdsde.tour_evidence import label_claims  # noqa: E402
+from sgdsde import load_dataset, write_json  # noqa: E402
+from sgdsde.evidence import evidence_sweep, random_label_study  # noqa: E402
+from sgdsde.plots import evidence_figure, random_label_figure, save_figure  # noqa: E402
+from sgdsde.tour import label_claims  # noqa: E402
 
 # --- parameters -------------------------------------------------------------------------
 CLASSES = [0, 1]
@@ -112,8 +108,7 @@ def main() -> None:
                 print(f"[{'HELD' if outcome['held'] else 'FAILED'}] {claim} ({where}): "
                       f"{outcome['detail']}")
     results["wall_seconds"] = time.perf_counter() - start
-    (args.out / "evidence.json").write_text(
-        json.dumps(json_safe(results), allow_nan=False, indent=1))
+    write_json(args.out / "evidence.json", results, indent=1)
     print(f"wrote {args.out}/evidence.json and figures in {results['wall_seconds']:.1f} s")
 
 

@@ -1,5 +1,5 @@
 """Claim: on a learned surface the SDE describes SGD at a small learning rate, and the SGD–SDE
-gap grows with ε at a fixed noise scale (THEORY §1–2, §6).
+gap grows with ε at a fixed noise scale (docs/theory.md §1–2, §6).
 
 From the issue: "On logistic regression and on the MLP (MNIST-1D), at a small learning rate the
 SDE and SGD ensembles agree on the final train loss and test accuracy within their combined
@@ -29,22 +29,18 @@ trajectory figures to DIR, and prints one line per claim saying whether it held.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import time
-from pathlib import Path
 from typing import Any
 
-from sgdsde import plots
+from _common import parse_args, print_claims, write_outputs
+
+from sgdsde import RunConfig, budget_steps, learned_surface, load_dataset, simulate_sgd
 from sgdsde.compare import mean_estimate
-from sgdsde.config import RunConfig
-from sgdsde.data import load_dataset
-from sgdsde.learned_study import FINAL_METRICS as FINAL
-from sgdsde.learned_study import budget_steps, ensemble_metrics, fixed_noise_comparison, gap_z
-from sgdsde.sgd import simulate_sgd
-from sgdsde.surfaces import learned_surface
-from sgdsde.tour import ALPHA, bonferroni_z, json_safe
+from sgdsde.plots import gap_scaling_figure, learned_trajectories_figure, save_figure, subplots
+from sgdsde.studies import FINAL_METRICS as FINAL
+from sgdsde.studies import fixed_noise_comparison, gap_z
+from sgdsde.tour import ALPHA, bonferroni_z
 
 # --- parameters -------------------------------------------------------------------------
 DATASET, N_TRAIN, N_TEST = "mnist1d", 1000, 1000
@@ -88,7 +84,7 @@ def learn_run(scale: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     sgd = simulate_sgd(surface, run, save_steps=[0, steps])
     metrics = {name: mean_estimate(values[:, -1])
-               for name, values in ensemble_metrics(surface, sgd).items()}
+               for name, values in surface.ensemble_metrics(sgd).items()}
     return {
         "n_train": LEARN_N_TRAIN, "width": scale["learn_width"], "lr": LEARN_LR,
         "batch_size": LEARN_BATCH, "epochs": scale["learn_epochs"], "steps": steps,
@@ -196,7 +192,7 @@ def gap_figure(rows: list[dict[str, Any]]) -> Any:
     """How much worse SGD ends than its SME against ε (filled: > 0 by more than 2 stderr)."""
     worse = {"train_loss": ("SGD − SME final train loss", 1.0),
              "test_accuracy": ("SME − SGD final test accuracy", -1.0)}
-    fig, axes = plots.subplots(1, len(FINAL), figsize=(11.0, 4.2))
+    fig, axes = subplots(1, len(FINAL), figsize=(11.0, 4.2))
     for ax, name in zip(axes, FINAL, strict=True):
         label, sign = worse[name]
         for index, model in enumerate(MODELS):
@@ -205,7 +201,7 @@ def gap_figure(rows: list[dict[str, Any]]) -> Any:
                       "gaps": [None if g["mean"] is None else sign * g["mean"] for g in gaps],
                       "stderrs": [g["stderr"] for g in gaps],
                       "slope": None, "slope_stderr": None, "observable": label}
-            plots.gap_scaling_figure(record, ax=ax, label=model, color=f"C{index}")
+            gap_scaling_figure(record, ax=ax, label=model, color=f"C{index}")
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles, strict=True))
         ax.legend(unique.values(), unique.keys(), fontsize=7)
@@ -214,11 +210,7 @@ def gap_figure(rows: list[dict[str, Any]]) -> Any:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
-    parser.add_argument("--out", type=Path, default=Path("results/learned_gap"))
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = parse_args(__doc__, SCALES, "results/learned_gap")
     scale = SCALES[args.scale]
 
     start = time.perf_counter()
@@ -244,25 +236,19 @@ def main() -> None:
               "dataset": data.describe(), "rows": rows, "reshuffled": reshuffled,
               "learn": learn, "claims": claims, "wall_seconds": wall,
               "device": rows[0]["comparison"]["device"]}
-    (args.out / "learned_gap.json").write_text(
-        json.dumps(json_safe(record), indent=2, allow_nan=False) + "\n")
+    write_outputs(args.out, "learned_gap", record, {"gap_vs_lr": gap_figure(rows)})
     header = (f"# SGD vs the first-order SME on MNIST-1D ({args.scale} scale, "
               f"{wall:.0f} s on {record['device']})")
     (args.out / "learned_gap.md").write_text(markdown(rows, reshuffled, learn, claims, header))
-    plots.save_figure(gap_figure(rows), args.out / "gap_vs_lr.png")
     for row in [r for r in rows if r["lr"] in (LRS[0], LRS[-1])] + reshuffled:
         sampling = "with replacement" if row["replacement"] else "shuffled epochs"
         title = (f"{row['model']} on MNIST-1D, {sampling}: ε={row['lr']}, "
                  f"B={row['batch_size']}, N={N_TRAIN}, P={scale['paths']}")
         stem = f"trajectories_{row['model']}_lr{row['lr']:g}" + (
             "" if row["replacement"] else "_shuffled")
-        plots.save_figure(plots.learned_trajectories_figure(row["comparison"], title=title),
-                          args.out / f"{stem}.png")
-    for claim in claims:
-        print(f"[{'held' if claim['held'] else 'FAILED'}] {claim['statement']}: "
-              f"{claim['measured']}")
-    print(f"{sum(c['held'] for c in claims)}/{len(claims)} claims held ({wall:.0f} s); "
-          f"numbers and figures in {args.out}")
+        save_figure(learned_trajectories_figure(row["comparison"], title=title),
+                    args.out / f"{stem}.png")
+    print_claims(claims, wall, args.out)
 
 
 if __name__ == "__main__":

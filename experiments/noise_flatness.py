@@ -1,5 +1,5 @@
-"""Claim (THEORY §5, Smith & Le 2018): SGD noise drives training to flatter minima, so the end
-points of runs at a larger noise scale g = ε(N/B − 1) have a smaller Hessian (and, where the
+"""Claim (docs/theory.md §5, Smith & Le 2018): SGD noise drives training to flatter minima, so
+the end points of runs at a larger noise scale g = ε(N/B − 1) have a smaller Hessian (and, where the
 Laplace evidence is defined, a larger Occam factor).
 
 Design. One-hidden-layer MLP (width 16 small / 64 full) on MNIST-1D (N = 500 / 2,000), plain
@@ -17,19 +17,17 @@ minute on 2 CPU cores). Writes ``flatness.json`` and ``flatness.png``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
 
-from sgdsde.data import load_dataset  # noqa: E402
-from sgdsde.flatness import flatness_study, trace_drop  # noqa: E402
-from sgdsde.plots import save_figure  # noqa: E402
-from sgdsde.plots_evidence import flatness_figure  # noqa: E402
+from _common import parse_args, write_outputs  # noqa: E402
+
+from sgdsde import load_dataset  # noqa: E402
+from sgdsde.evidence import flatness_study, trace_drop  # noqa: E402
+from sgdsde.plots import flatness_figure  # noqa: E402
 
 SCALES = {
     "small": dict(n_train=500, width=16, batch_sizes=[5, 25, 125], updates=2000, seeds=4),
@@ -40,10 +38,7 @@ LR, PRIOR_PRECISION, Z = 0.1, 1.0, 3.0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", choices=SCALES, default="small")
-    parser.add_argument("--out", type=Path, default=Path("results/noise_flatness"))
-    args = parser.parse_args()
+    args = parse_args(__doc__, SCALES, "results/noise_flatness")
     settings = SCALES[args.scale]
     start = time.perf_counter()
     dataset = load_dataset("mnist1d", n_train=settings["n_train"], n_test=1000, seed=0)
@@ -53,13 +48,11 @@ def main() -> None:
     summaries = [p.summary() for p in points]
     drop, combined = trace_drop(summaries)
     held = drop > Z * combined
-    args.out.mkdir(parents=True, exist_ok=True)
     record = {"scale": args.scale, "lr": LR, "prior_precision": PRIOR_PRECISION, **settings,
               "points": summaries, "trace_drop": drop, "trace_drop_stderr": combined,
               "claim_held": held, "wall_seconds": time.perf_counter() - start}
-    (args.out / "flatness.json").write_text(json.dumps(record, indent=2, default=str))
-    save_figure(flatness_figure(summaries, "SGD noise and flatness (MNIST-1D MLP)"),
-                args.out / "flatness.png")
+    write_outputs(args.out, "flatness", record,
+                  {"flatness": flatness_figure(summaries, "SGD noise and flatness (MNIST-1D MLP)")})
     for s in summaries:
         print(f"g = {s['noise_scale']:7.3f} (B = {s['batch_size']:4d}): test acc "
               f"{s['test_accuracy']['mean']:.3f} ± {s['test_accuracy']['stderr']:.3f}, "

@@ -1,5 +1,5 @@
 """Claim: SGD and its SDE models agree with their closed forms on a quadratic, and differ
-from each other by the predicted amount (THEORY §2–3).
+from each other by the predicted amount (docs/theory.md §2–3).
 
 - Discrete SGD (m = 0 and heavy ball m = 0.9) reaches the discrete Lyapunov covariance; the
   first-order SME and the underdamped SDE reach their continuous Lyapunov covariances, with
@@ -18,13 +18,12 @@ prints one line per claim saying whether it held. All logic lives in :mod:`sgdsd
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from pathlib import Path
 
-from sgdsde import plots
-from sgdsde.tour import TourSettings, json_safe, run_tour
+from _common import parse_args, print_claims, write_outputs
+
+from sgdsde.plots import quadratic_figures
+from sgdsde.tour import QuadraticTourSettings, run_quadratic_section
 
 # --- parameters -------------------------------------------------------------------------
 HESSIAN_EIGS = (1.0, 0.4, 2.5)  # H = diag(...)
@@ -35,10 +34,10 @@ GAP_LRS = (0.01, 0.0215, 0.0464, 0.1)  # one decade for the stationary gap
 WEAK_LRS = (0.0125, 0.025, 0.05, 0.1)  # the double-well weak error
 SEED = 0
 SCALES = {
-    "full": TourSettings(hessian_eigs=HESSIAN_EIGS, noise_eigs=NOISE_EIGS, lr=LR,
+    "full": QuadraticTourSettings(hessian_eigs=HESSIAN_EIGS, noise_eigs=NOISE_EIGS, lr=LR,
                          momentum=MOMENTUM, momentum_lr=MOMENTUM_LR, gap_lrs=GAP_LRS,
                          weak_lrs=WEAK_LRS, seed=SEED),
-    "small": TourSettings(hessian_eigs=HESSIAN_EIGS, noise_eigs=NOISE_EIGS, lr=LR,
+    "small": QuadraticTourSettings(hessian_eigs=HESSIAN_EIGS, noise_eigs=NOISE_EIGS, lr=LR,
                           momentum=MOMENTUM, momentum_lr=MOMENTUM_LR, gap_lrs=GAP_LRS[::3],
                           weak_lrs=WEAK_LRS[::3], gap_paths=1000, weak_paths=2000,
                           seed=SEED),
@@ -46,24 +45,12 @@ SCALES = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
-    parser.add_argument("--out", type=Path, default=Path("results/quadratic_validation"))
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-
+    args = parse_args(__doc__, SCALES, "results/quadratic_validation")
     start = time.perf_counter()
-    result = run_tour(SCALES[args.scale])
+    result = run_quadratic_section(SCALES[args.scale])
     record = {"scale": args.scale, **result.to_dict(), "wall_seconds": time.perf_counter() - start}
-    for stem, figure in plots.figures_from_results(record).items():
-        plots.save_figure(figure, args.out / f"{stem}.png")
-    (args.out / "quadratic_validation.json").write_text(
-        json.dumps(json_safe(record), indent=2, allow_nan=False) + "\n"
-    )
-    for claim in result.claims:
-        print(f"[{'held' if claim.held else 'FAILED'}] {claim.statement}: {claim.measured}")
-    print(f"{sum(c.held for c in result.claims)}/{len(result.claims)} claims held "
-          f"({record['wall_seconds']:.0f} s); numbers and figures in {args.out}")
+    write_outputs(args.out, "quadratic_validation", record, quadratic_figures(record))
+    print_claims(record["claims"], record["wall_seconds"], args.out)
 
 
 if __name__ == "__main__":

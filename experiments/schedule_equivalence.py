@@ -1,4 +1,4 @@
-"""Claim (THEORY §4, Smith, Kindermans, Ying & Le 2018): decaying the learning rate by α at
+"""Claim (docs/theory.md §4, Smith, Kindermans, Ying & Le 2018): decaying the learning rate by α at
 given epochs and growing the batch size by α at the same epochs (or a hybrid) reach the same
 test accuracy for the same number of epochs, the growing-batch schedule with fewer updates,
 while B ≪ N.
@@ -17,13 +17,10 @@ under a minute on 2 CPU cores). Writes ``schedules.json``.
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
+from _common import parse_args, write_outputs
 
-from sgdsde.data import load_dataset
-from sgdsde.schedules import compare_schedules, step_schedules
-from sgdsde.surfaces import learned_surface
+from sgdsde import learned_surface, load_dataset
+from sgdsde.scaling import compare_schedules, step_schedules
 
 SCALES = {"small": dict(n_train=1000, width=64, epochs=10, runs=8),
           "full": dict(n_train=10_000, width=800, epochs=30, runs=16)}
@@ -31,10 +28,7 @@ LR, BATCH, ALPHA, Z = 0.2, 10, 2, 3.0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", choices=SCALES, default="small")
-    parser.add_argument("--out", type=Path, default=Path("results/schedule_equivalence"))
-    args = parser.parse_args()
+    args = parse_args(__doc__, SCALES, "results/schedule_equivalence")
     settings = SCALES[args.scale]
     dataset = load_dataset("mnist1d", n_train=settings["n_train"], n_test=1000, seed=0)
     surface = learned_surface(dataset, "mlp", width=settings["width"])
@@ -53,8 +47,7 @@ def main() -> None:
     record["grow_b_fewer_updates"] = fewer
     print(f"claim 'grow B uses fewer updates' {'held' if fewer else 'did not hold'}: "
           f"{updates['grow B']} vs {updates['decay ε']}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "schedules.json").write_text(json.dumps(record, indent=2))
+    write_outputs(args.out, "schedules", record)
 
 
 if __name__ == "__main__":

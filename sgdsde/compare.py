@@ -8,14 +8,17 @@ shared noise. Diverged paths are dropped (and must be reported) before any stati
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import stats
 
 from ._types import Ensemble, Key
+from .brownian import Stream, path_keys
 from .results import EnsembleRun
 
 
@@ -73,8 +76,6 @@ def covariance_difference(x: Ensemble, y: Ensemble, *, paired: bool) -> Estimate
 def bootstrap_key(seed: int, index: int = 0) -> Key:
     """The key of bootstrap number `index` of a run with `seed`: its own random stream
     (``Stream.BOOTSTRAP``), independent of the simulators' streams."""
-    from .brownian import Stream, path_keys
-
     return path_keys(seed, index + 1, Stream.BOOTSTRAP)[index]
 
 
@@ -121,3 +122,17 @@ def gaussian_w2(x: Ensemble, y: Ensemble) -> jax.Array:
     cross = _psd_sqrt(root_y @ cx @ root_y)
     squared = jnp.sum((x.mean(0) - y.mean(0)) ** 2) + jnp.trace(cx + cy - 2.0 * cross)
     return jnp.sqrt(jnp.clip(squared, 0.0))
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman rank correlation of two sequences (NaN when either is constant)."""
+    x_arr, y_arr = np.asarray(x, float), np.asarray(y, float)
+    if np.ptp(x_arr) == 0 or np.ptp(y_arr) == 0:
+        return math.nan
+    return float(stats.spearmanr(x_arr, y_arr).statistic)
+
+
+def chance_band(n_test: int, n_classes: int = 2, z: float = 3.0) -> float:
+    """Half-width z·√(p(1−p)/n_test) of test accuracy around chance p = 1/n_classes."""
+    p = 1.0 / n_classes
+    return z * math.sqrt(p * (1 - p) / n_test)

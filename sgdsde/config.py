@@ -1,36 +1,39 @@
-"""Immutable, validated run configurations: the one place scalar ranges are checked.
+"""Immutable, validated run configurations and the quantities derived from them.
 
 A :class:`RunConfig` feeds both simulators (discrete SGD and its SDE), so they cannot drift
-apart; an :class:`SDEConfig` says how the SDE is integrated. Validation happens in
-``__post_init__``, in plain Python, so a bad value fails before anything is compiled.
+apart, and it is the one owner of what follows from (ε, m, B, N): the minibatch noise factor,
+the noise scale g and the effective learning rate (each computed by :mod:`sgdsde.theory`). An
+:class:`SDEConfig` says how the SDE is integrated. Both validate in ``__post_init__``, in plain
+Python (:mod:`sgdsde._validation`), so a bad value fails before anything is compiled.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal
+from typing import Any, Literal
 
-from .errors import IncompatibleChoiceError, ParameterRangeError, UnknownNameError
+from . import theory
+from ._validation import check_choice, check_int, check_number
+from .errors import IncompatibleChoiceError, ParameterRangeError
+from .sde_models import SDE_MODELS, SDEModel, sde_model
+from .solvers import SOLVERS, default_solver
 
-SDE_MODELS = ("sme1", "sme2", "underdamped")
-SOLVERS = ("euler", "heun", "spark", "general_shark", "slowrk", "sra1", "shark", "sea")
-ADDITIVE_NOISE_SOLVERS = ("sra1", "shark", "sea")
-STRATONOVICH_SOLVERS = ("heun", "spark", "general_shark", "slowrk", "sra1", "shark", "sea")
 BROWNIAN_PATHS = ("unsafe", "grid", "tree")
+BUDGETS = ("epochs", "updates", "sde_time")
 
 BrownianKind = Literal["unsafe", "grid", "tree"]
+BudgetKind = Literal["epochs", "updates", "sde_time"]
 
 
-def _check_positive_int(name: str, value: object, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ParameterRangeError(name, value, f"an integer >= {minimum}")
+def check_lr(lr: object) -> float:
+    """ε as a float; ParameterRangeError unless a finite number > 0."""
+    return check_number("lr", lr, above=0.0)
 
 
-def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    """Raise :class:`UnknownNameError` unless `value` is one of `choices`."""
-    if value not in choices:
-        raise UnknownNameError(name, value, choices)
+def check_momentum(momentum: object) -> float:
+    """m as a float; ParameterRangeError unless in [0, 1)."""
+    return check_number("momentum", momentum, at_least=0.0, below=1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,29 +68,36 @@ class RunConfig:
     divergence_bound: float = 1e8
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.lr, int | float) and math.isfinite(self.lr) and self.lr > 0):
-            raise ParameterRangeError("lr", self.lr, "a finite number > 0")
-        m = self.momentum
-        if not (isinstance(m, int | float) and 0.0 <= m < 1.0):
-            raise ParameterRangeError("momentum", m, "in [0, 1)")
-        _check_positive_int("batch_size", self.batch_size)
+        check_lr(self.lr)
+        check_momentum(self.momentum)
+        check_int("batch_size", self.batch_size)
         if self.n_train is not None:
-            _check_positive_int("n_train", self.n_train, minimum=2)
+            check_int("n_train", self.n_train, minimum=2)
             if self.batch_size > self.n_train:
                 raise ParameterRangeError(
                     "batch_size", self.batch_size, f"<= n_train={self.n_train}"
                 )
-        _check_positive_int("steps", self.steps)
-        _check_positive_int("paths", self.paths)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ParameterRangeError("seed", self.seed, "an integer >= 0")
-        if not self.divergence_bound > 0:
-            raise ParameterRangeError("divergence_bound", self.divergence_bound, "> 0")
+        check_int("steps", self.steps)
+        check_int("paths", self.paths)
+        check_int("seed", self.seed, minimum=0)
+        check_number("divergence_bound", self.divergence_bound, above=0.0)
 
     @property
     def effective_lr(self) -> float:
         """ε/(1−m): the step of the first-order SME's time variable per SGD update."""
-        return self.lr / (1.0 - self.momentum)
+        return theory.effective_lr(self.lr, self.momentum)
+
+    @property
+    def noise_factor(self) -> float:
+        """f in Σ_B = f·C (:func:`sgdsde.theory.minibatch_noise_factor`)."""
+        return theory.minibatch_noise_factor(self.batch_size, self.n_train, self.replacement)
+
+    @property
+    def noise_scale(self) -> float | None:
+        """g = ε(N/B − 1)/(1 − m) (:func:`sgdsde.theory.noise_scale`); None for infinite data."""
+        if self.n_train is None:
+            return None
+        return theory.noise_scale(self.lr, self.batch_size, self.n_train, self.momentum)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,10 +106,11 @@ class SDEConfig:
 
     **Arguments:**
 
-    - `model`: ``"sme1"`` (first-order SME), ``"sme2"`` (second-order SME, m = 0 only) or
-      ``"underdamped"`` (phase-space SDE for heavy ball).
-    - `solver`: Diffrax solver name; ``None`` picks ShARK for additive noise and Euler
-      (Itô) otherwise.
+    - `model`: a registered name (:data:`sgdsde.sde_models.SDE_MODELS`: ``"sme1"`` first-order
+      SME, ``"sme2"`` second-order SME for m = 0, ``"underdamped"`` phase-space SDE for heavy
+      ball) or an :class:`sgdsde.sde_models.SDEModel` object.
+    - `solver`: a registered Diffrax solver name (:data:`sgdsde.solvers.SOLVERS`); ``None``
+      picks ShARK for additive noise and Euler (Itô) otherwise.
     - `substeps`: solver steps per SGD step (dt = time per SGD step / substeps).
     - `brownian`: ``"unsafe"`` (`UnsafeBrownianPath`, fast), ``"grid"`` (a counter-based path
       on the solver grid, as fast, and reproducible so SGD can be coupled to it) or ``"tree"``
@@ -107,63 +118,66 @@ class SDEConfig:
     - `tree_tol_fraction`: the tree's tolerance as a fraction of dt.
     """
 
-    model: str = "sme1"
+    model: str | SDEModel = "sme1"
     solver: str | None = None
     substeps: int = 4
     brownian: BrownianKind = "unsafe"
     tree_tol_fraction: float = 1.0 / 16.0
 
     def __post_init__(self) -> None:
-        check_choice("model", self.model, SDE_MODELS)
+        if not isinstance(self.model, SDEModel):
+            check_choice("model", self.model, SDE_MODELS)
         if self.solver is not None:
             check_choice("solver", self.solver, SOLVERS)
-        _check_positive_int("substeps", self.substeps)
+        check_int("substeps", self.substeps)
         check_choice("brownian", self.brownian, BROWNIAN_PATHS)
         if not 0.0 < self.tree_tol_fraction <= 1.0:
             raise ParameterRangeError("tree_tol_fraction", self.tree_tol_fraction, "in (0, 1]")
 
+    @property
+    def sde_model(self) -> SDEModel:
+        """The model object (:func:`sgdsde.sde_models.sde_model`)."""
+        return sde_model(self.model)
+
+    @property
+    def model_name(self) -> str:
+        """The model's registered name."""
+        return self.sde_model.name
+
     def resolved_solver(self, additive_noise: bool) -> str:
         """The solver actually used: the explicit choice, or the default for the noise."""
-        if self.solver is not None:
-            return self.solver
-        return "shark" if additive_noise else "euler"
+        return self.solver if self.solver is not None else default_solver(additive_noise)
 
 
-def check_compatible(
-    run: RunConfig, sde: SDEConfig, *, additive_noise: bool, resampled_noise: bool = False
-) -> None:
-    """Reject SDE choices that cannot describe this run, before any compilation.
+def check_surface_fits_run(surface: Any, run: RunConfig) -> None:
+    """A surface built on a dataset fixes N (``surface.n_train``): the run must use the same N."""
+    if surface.n_train is not None and run.n_train != surface.n_train:
+        raise IncompatibleChoiceError(
+            f"n_train={run.n_train} does not match the surface's training set of "
+            f"{surface.n_train} examples; set n_train={surface.n_train}"
+        )
 
-    - The second-order SME is derived for plain SGD only (m = 0).
-    - Additive-noise solvers (SRA1, ShARK, SEA) assume a constant diffusion.
-    - The first- and second-order SMEs with state-dependent noise are Itô SDEs whose noise is
-      not commutative in general, so Stratonovich solvers would converge to a different SDE.
-      (The underdamped SDE's noise depends on θ only and drives u only: it is commutative and
-      Itô = Stratonovich, so every general solver is valid there.)
-    - Noise whose factor is redrawn every step (a random subset of the data) is unbiased only
-      when the diffusion is evaluated once per step: Euler.
-    """
-    if sde.model == "sme2" and run.momentum != 0.0:
-        raise IncompatibleChoiceError(
-            f"model='sme2' (second-order SME) needs momentum=0, got momentum={run.momentum}; "
-            "use model='sme1' or 'underdamped' for heavy ball"
-        )
-    solver = sde.resolved_solver(additive_noise)
-    if resampled_noise and solver != "euler":
-        raise IncompatibleChoiceError(
-            f"solver={solver!r} evaluates the diffusion more than once per step, but this "
-            "surface redraws its noise factor (a random data subset) every step; use 'euler'"
-        )
-    if solver in ADDITIVE_NOISE_SOLVERS and not additive_noise:
-        raise IncompatibleChoiceError(
-            f"solver={solver!r} needs additive (constant) noise, but this surface's gradient "
-            "noise depends on θ; use 'euler' (Itô) or, for model='underdamped', 'heun'/'spark'"
-        )
-    if solver in STRATONOVICH_SOLVERS and not additive_noise and sde.model != "underdamped":
-        raise IncompatibleChoiceError(
-            f"solver={solver!r} converges to the Stratonovich solution, but model={sde.model!r} "
-            "with state-dependent noise is an Itô SDE; use solver='euler'"
-        )
+
+def budget_steps(
+    kind: str, amount: float, *, lr: float, momentum: float, batch_size: int, n_train: int
+) -> int:
+    """Number of SGD updates of a training budget: `amount` epochs (⌊N/B⌋ updates each),
+    updates, or SDE time t = updates·ε/(1−m) (docs/theory.md §4)."""
+    check_choice("budget", kind, BUDGETS)
+    check_number("budget_amount", amount, above=0.0)
+    if kind == "epochs":
+        steps = amount * (check_int("n_train", n_train) // check_int("batch_size", batch_size))
+    elif kind == "updates":
+        steps = amount
+    else:
+        steps = amount / theory.effective_lr(check_lr(lr), check_momentum(momentum))
+    return max(1, math.ceil(steps))
+
+
+def checkpoint_steps(steps: int, count: int) -> tuple[int, ...]:
+    """`count` ≥ 2 evenly spaced SGD steps from 0 to `steps` (fewer when steps < count − 1)."""
+    check_int("checkpoints", count, minimum=2)
+    return tuple(sorted({round(i * steps / (count - 1)) for i in range(count)}))
 
 
 def checked_save_steps(save_steps: object, steps: int) -> tuple[int, ...]:
@@ -172,10 +186,18 @@ def checked_save_steps(save_steps: object, steps: int) -> tuple[int, ...]:
     ``None`` means 11 evenly spaced steps from 0 to `steps`.
     """
     if save_steps is None:
-        return tuple(sorted({round(i * steps / 10) for i in range(11)}))
+        return checkpoint_steps(steps, 11)
     values = tuple(save_steps)  # type: ignore[arg-type]
     if not values or any(
         isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= steps for s in values
     ):
         raise ParameterRangeError("save_steps", values, f"non-empty integers in [0, {steps}]")
     return tuple(sorted(set(values)))
+
+
+__all__ = [
+    "BROWNIAN_PATHS", "BUDGETS", "BrownianKind", "BudgetKind", "RunConfig", "SDEConfig",
+    "budget_steps", "check_lr", "check_momentum", "check_surface_fits_run",
+    "checked_save_steps",
+    "checkpoint_steps",
+]

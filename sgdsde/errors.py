@@ -28,7 +28,12 @@ class UnstableLearningRateError(SGDSDEError, ValueError):
 
 
 class IncompatibleChoiceError(SGDSDEError, ValueError):
-    """Two choices that cannot go together (e.g. an SDE model that needs m = 0)."""
+    """Two choices that cannot go together (e.g. an SDE model that needs m = 0); `names` are
+    the parameters involved, the one to change first."""
+
+    def __init__(self, message: str, *, names: tuple[str, ...] = ()):
+        self.names = names
+        super().__init__(message)
 
 
 class UnknownNameError(SGDSDEError, ValueError):
@@ -47,3 +52,15 @@ class DatasetError(SGDSDEError, ValueError):
 
 class DatasetNotFoundError(SGDSDEError, FileNotFoundError):
     """A data file that does not exist (the message names the file and where it was sought)."""
+
+
+class SweepConfigError(SGDSDEError, ValueError):
+    """A sweep configuration that cannot be used; the message names the key (``grid.lrs``)."""
+
+
+class SweepDirError(SGDSDEError, ValueError):
+    """An output folder that holds a different sweep (or cannot be used)."""
+
+
+class NotAMinimumError(SGDSDEError, ValueError):
+    """The Hessian at the point handed to the Laplace approximation is not positive definite."""

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._types import Flags, Trajectories
+from ._version import __version__
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,12 +41,16 @@ class EnsembleRun:
         return float(np.mean(np.asarray(self.diverged)))
 
 
+def device_name() -> str:
+    """The first visible JAX device as ``platform:kind`` (e.g. ``cpu:cpu``, ``gpu:NVIDIA H200``),
+    the device every result records."""
+    device = jax.devices()[0]
+    return f"{device.platform}:{device.device_kind}"
+
+
 def provenance() -> dict[str, str]:
     """Package version and the device the run used."""
-    from . import __version__
-
-    device = jax.devices()[0]
-    return {"sgdsde_version": __version__, "device": f"{device.platform}:{device.device_kind}"}
+    return {"sgdsde_version": __version__, "device": device_name()}
 
 
 def diverged_paths(theta: Trajectories, bound: float) -> Flags:

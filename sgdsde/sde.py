@@ -3,9 +3,16 @@
 ``diffeqsolve(MultiTerm(ODETerm(drift), ControlTerm(diffusion, W)))`` on the grid
 t_j = j·τ/substeps (``StepTo``), saved at the SDE times of the requested SGD steps, with
 ``throw=False`` so that a diverged path is flagged rather than aborting the ensemble.
+
+:func:`setup_sde` turns an :class:`~sgdsde.config.SDEConfig` (or a model object or name) into
+an :class:`SDESetup` — the model, the solver and the Brownian motion — checking once, before
+anything is compiled, that the choices fit the surface and the run; :func:`simulate_sde`
+accepts either.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import diffrax
 import equinox as eqx
@@ -16,91 +23,150 @@ import numpy as np
 
 from ._types import Flags, Key, Steps, Trajectories, Vector
 from .brownian import BrownianSpec, Stream, levy_area_for, path_keys
-from .config import RunConfig, SDEConfig, check_compatible, checked_save_steps
+from .config import RunConfig, SDEConfig, check_surface_fits_run, checked_save_steps
+from .errors import IncompatibleChoiceError
 from .results import EnsembleRun, diverged_paths, provenance
-from .sde_models import SDE_MODEL_CLASSES, SDEModel
-from .sgd import check_surface_fits_run
-from .surfaces import Surface
-from .theory import minibatch_noise_factor
+from .sde_models import SDEModel, sde_model
+from .solvers import is_stratonovich, make_solver, needs_additive_noise
+from .surface import Surface
 
-SOLVER_CLASSES: dict[str, type[diffrax.AbstractSolver]] = {
-    "euler": diffrax.Euler,
-    "heun": diffrax.Heun,
-    "spark": diffrax.SPaRK,
-    "general_shark": diffrax.GeneralShARK,
-    "slowrk": diffrax.SlowRK,
-    "sra1": diffrax.SRA1,
-    "shark": diffrax.ShARK,
-    "sea": diffrax.SEA,
-}
+
+def check_compatible(
+    run: RunConfig, sde: SDEConfig, *, additive_noise: bool, resampled_noise: bool = False
+) -> None:
+    """Reject SDE choices that cannot describe this run, before any compilation, from the
+    structure the model, the solver and the surface declare:
+
+    - a model derived for plain SGD only (``plain_sgd_only``: the second-order SME) needs m = 0;
+    - a solver valid for additive noise only (Diffrax's tableau says ``is_additive_noise``)
+      needs a surface whose noise does not depend on θ;
+    - a Stratonovich solver converges to a different SDE than the Itô model unless the model's
+      noise is commutative (``commutative_noise``) or additive;
+    - noise whose factor is redrawn every step (a random data subset) is unbiased only when the
+      diffusion is evaluated once per step: Euler.
+    """
+    model = sde.sde_model
+    if model.plain_sgd_only and run.momentum != 0.0:
+        raise IncompatibleChoiceError(
+            f"model={model.name!r} is derived for plain SGD and needs momentum=0, got "
+            f"momentum={run.momentum}; use model='sme1' or 'underdamped' for heavy ball"
+        )
+    solver = sde.resolved_solver(additive_noise)
+    if resampled_noise and solver != "euler":
+        raise IncompatibleChoiceError(
+            f"solver={solver!r} evaluates the diffusion more than once per step, but this "
+            "surface redraws its noise factor (a random data subset) every step; use 'euler'"
+        )
+    if needs_additive_noise(solver) and not additive_noise:
+        raise IncompatibleChoiceError(
+            f"solver={solver!r} needs additive (constant) noise, but this surface's gradient "
+            "noise depends on θ; use 'euler' (Itô) or, for model='underdamped', 'heun'/'spark'"
+        )
+    if is_stratonovich(solver) and not additive_noise and not model.commutative_noise:
+        raise IncompatibleChoiceError(
+            f"solver={solver!r} converges to the Stratonovich solution, but model={model.name!r} "
+            "with state-dependent noise is an Itô SDE; use solver='euler'"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class SDESetup:
+    """A checked way to integrate one SDE for one run: the model, the solver (its name and
+    instance), the solver steps per SGD step and the Brownian motion (which coupled SGD may
+    share, :func:`sgdsde.simulate_sgd`)."""
+
+    model: SDEModel
+    solver_name: str
+    solver: diffrax.AbstractSolver
+    substeps: int
+    brownian: BrownianSpec
+
+
+DEFAULT_SDE = SDEConfig()
+
+
+def setup_sde(
+    surface: Surface, run: RunConfig, sde: SDEConfig | SDEModel | str = DEFAULT_SDE
+) -> SDESetup:
+    """Check `sde` against the surface and the run (:func:`check_compatible`) and resolve its
+    model, solver and Brownian path. `sde` may be a config, a model object or a model name
+    (then with the default solver, substeps and path)."""
+    config = sde if isinstance(sde, SDEConfig) else SDEConfig(model=sde)
+    check_surface_fits_run(surface, run)
+    check_compatible(
+        run, config, additive_noise=surface.additive_noise,
+        resampled_noise=surface.resampled_noise,
+    )
+    model = sde_model(config.model)
+    solver_name = config.resolved_solver(surface.additive_noise)
+    solver = make_solver(solver_name)
+    tau = float(model.time_per_step(run.lr, run.momentum))
+    spec = BrownianSpec(
+        kind=config.brownian,
+        horizon=tau * run.steps,
+        time_per_step=tau,
+        substeps=config.substeps,
+        noise_dim=surface.noise_dim,
+        levy_area=levy_area_for(solver),
+        tol_fraction=config.tree_tol_fraction,
+    )
+    return SDESetup(model, solver_name, solver, config.substeps, spec)
 
 
 def brownian_spec(surface: Surface, run: RunConfig, sde: SDEConfig) -> BrownianSpec:
     """The Brownian motion the SDE of (`run`, `sde`) is driven by (and coupled SGD shares)."""
-    model = SDE_MODEL_CLASSES[sde.model]()
-    tau = float(model.time_per_step(jnp.asarray(run.lr), jnp.asarray(run.momentum)))
-    solver = SOLVER_CLASSES[sde.resolved_solver(surface.additive_noise)]()
-    return BrownianSpec(
-        kind=sde.brownian,
-        horizon=tau * run.steps,
-        time_per_step=tau,
-        substeps=sde.substeps,
-        noise_dim=surface.noise_dim,
-        levy_area=levy_area_for(solver),
-        tol_fraction=sde.tree_tol_fraction,
-    )
+    return setup_sde(surface, run, sde).brownian
 
 
 def simulate_sde(
     surface: Surface,
     run: RunConfig,
-    sde: SDEConfig,
+    sde: SDEConfig | SDEModel | str | SDESetup = DEFAULT_SDE,
     *,
     save_steps: object = None,
     theta0: Vector | None = None,
 ) -> EnsembleRun:
-    """Integrate P = `run.paths` independent paths of the SDE model `sde.model`.
+    """Integrate P = `run.paths` independent paths of an SDE model of SGD.
 
-    Outputs are saved at the SDE times τ·k of the SGD steps k in `save_steps`, so they compare
-    with :func:`sgdsde.simulate_sgd` step for step. With ``sde.brownian`` "grid" or "tree",
-    path i uses the same Brownian motion as coupled SGD path i (same seed).
+    `sde` is an :class:`~sgdsde.config.SDEConfig`, an :class:`~sgdsde.sde_models.SDEModel`
+    object or registered name (default solver, substeps and path), or an :class:`SDESetup`
+    already checked by :func:`setup_sde`. Outputs are saved at the SDE times τ·k of the SGD
+    steps k in `save_steps`, so they compare with :func:`sgdsde.simulate_sgd` step for step.
+    With a "grid" or "tree" Brownian path, path i uses the same Brownian motion as coupled SGD
+    path i (same seed).
 
     **Returns:** an :class:`EnsembleRun` with θ of shape (paths, saves, d).
     """
     steps = checked_save_steps(save_steps, run.steps)
-    check_surface_fits_run(surface, run)
-    check_compatible(
-        run, sde, additive_noise=surface.additive_noise, resampled_noise=surface.resampled_noise
-    )
-    solver_name = sde.resolved_solver(surface.additive_noise)
-    spec = brownian_spec(surface, run, sde)
+    setup = sde if isinstance(sde, SDESetup) else setup_sde(surface, run, sde)
     start = surface.initial_point() if theta0 is None else jnp.asarray(theta0)
-    theta, failed = _sde_ensemble(
+    spec = setup.brownian
+    theta, failed = sde_trajectories(
         surface,
-        SDE_MODEL_CLASSES[sde.model](),
-        SOLVER_CLASSES[solver_name](),
+        setup.model,
+        setup.solver,
         start,
         jnp.asarray(run.lr, start.dtype),
         jnp.asarray(run.momentum, start.dtype),
-        jnp.asarray(minibatch_noise_factor(run.batch_size, run.n_train, run.replacement)),
+        jnp.asarray(run.noise_factor, start.dtype),
         path_keys(run.seed, run.paths, Stream.BROWNIAN),
         path_keys(run.seed, run.paths, Stream.NOISE_SUBSET),
         jnp.asarray(steps),
         spec=spec,
         n_sgd_steps=run.steps,
-        substeps=sde.substeps,
+        substeps=setup.substeps,
     )
     info = {
         "simulator": "sde",
-        "model": sde.model,
-        "solver": solver_name,
-        "substeps_per_sgd_step": sde.substeps,
+        "model": setup.model.name,
+        "solver": setup.solver_name,
+        "substeps_per_sgd_step": setup.substeps,
         "dt": spec.dt,
         "time_per_sgd_step": spec.time_per_step,
         "brownian": type(spec.path(jax.random.key(0), start.dtype)).__name__,
         "levy_area": spec.levy_area.__name__,
         "config": run,
-        "sde_config": sde,
+        "sde_config": sde if isinstance(sde, SDEConfig) else None,
         **provenance(),
     }
     diverged = failed | diverged_paths(theta, run.divergence_bound)
@@ -108,7 +174,7 @@ def simulate_sde(
 
 
 @eqx.filter_jit
-def _sde_ensemble(
+def sde_trajectories(
     surface: Surface,
     model: SDEModel,
     solver: diffrax.AbstractSolver,
@@ -124,7 +190,8 @@ def _sde_ensemble(
     n_sgd_steps: int,
     substeps: int,
 ) -> tuple[Trajectories, Flags]:
-    """θ at the SDE times of `save_steps` for every key, and whether the solver failed."""
+    """The compiled kernel of :func:`simulate_sde`: θ at the SDE times of `save_steps` for
+    every key, and whether the solver failed (one compilation for the whole ensemble)."""
     tau = model.time_per_step(lr, momentum)
     n_solver_steps = n_sgd_steps * substeps
     grid = jnp.arange(n_solver_steps + 1, dtype=theta0.dtype) * (tau / substeps)

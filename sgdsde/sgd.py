@@ -1,6 +1,6 @@
 """The discrete engine: ensembles of heavy-ball SGD, exactly as ``optax.sgd(lr, momentum)``.
 
-Update (optax convention, THEORY §1): v_{k+1} = m·v_k + ĝ_k, θ_{k+1} = θ_k − ε·v_{k+1},
+Update (optax convention, docs/theory.md §1): v_{k+1} = m·v_k + ĝ_k, θ_{k+1} = θ_k − ε·v_{k+1},
 v_0 = 0, with ĝ_k the surface's minibatch gradient. P independent paths run in one
 ``jit(vmap(scan))``; trajectories are saved at requested steps and a path that produces a
 NaN/inf is flagged as diverged.
@@ -18,10 +18,10 @@ import optax
 
 from ._types import Key, Steps, Trajectories, Vector
 from .brownian import BrownianSpec, Stream, path_keys
-from .config import RunConfig, checked_save_steps
+from .config import RunConfig, check_surface_fits_run, checked_save_steps
 from .errors import IncompatibleChoiceError
 from .results import EnsembleRun, diverged_paths, provenance
-from .surfaces import Surface
+from .surface import Surface
 from .theory import minibatch_noise_factor
 
 
@@ -60,7 +60,7 @@ def simulate_sgd(
     start = surface.initial_point() if theta0 is None else jnp.asarray(theta0)
     stream = Stream.MINIBATCH if coupling is None else Stream.BROWNIAN
     keys = path_keys(run.seed, run.paths, stream)
-    theta = _sgd_ensemble(
+    theta = sgd_trajectories(
         surface,
         start,
         jnp.asarray(run.lr, start.dtype),
@@ -82,17 +82,8 @@ def simulate_sgd(
     )
 
 
-def check_surface_fits_run(surface: Surface, run: RunConfig) -> None:
-    """A surface built on a dataset fixes N: the run must use the same N."""
-    if surface.n_train is not None and run.n_train != surface.n_train:
-        raise IncompatibleChoiceError(
-            f"n_train={run.n_train} does not match the surface's training set of "
-            f"{surface.n_train} examples; set n_train={surface.n_train}"
-        )
-
-
 @eqx.filter_jit
-def _sgd_ensemble(
+def sgd_trajectories(
     surface: Surface,
     theta0: Vector,
     lr: jax.Array,
@@ -103,7 +94,10 @@ def _sgd_ensemble(
     batch: tuple[int, int | None, bool],
     coupling: BrownianSpec | None,
 ) -> Trajectories:
-    """θ at `save_steps` for every key (one compilation for the whole ensemble)."""
+    """The compiled kernel of :func:`simulate_sgd`: θ at `save_steps` of one heavy-ball path
+    per key, from `theta0` (one compilation for the whole ensemble). `batch` = (B, N,
+    replacement) of the minibatch sampler; `coupling` drives Gaussian noise by an SDE's
+    Brownian path instead. Sweeps and schedules vmap it over learning rates and starts."""
     batch_size, n_train, replacement = batch
     optimizer = optax.sgd(lr, momentum=momentum)
     segment_lengths = jnp.diff(save_steps, prepend=0)

@@ -24,5 +24,5 @@ def no_compilation(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("a simulator was called: the error must come before compilation")
 
-    monkeypatch.setattr(sgdsde.sgd, "_sgd_ensemble", forbidden)
-    monkeypatch.setattr(sgdsde.sde, "_sde_ensemble", forbidden)
+    monkeypatch.setattr(sgdsde.sgd, "sgd_trajectories", forbidden)
+    monkeypatch.setattr(sgdsde.sde, "sde_trajectories", forbidden)

@@ -136,6 +136,6 @@ def test_missing_idx_files_and_unwritable_figure(no_compilation, tmp_path):
      (0.5, None, "0.5"), (None, 0.1, "NaN")],
 )
 def test_format_pm(mean, se, text):
-    from sgdsde.cli_learned import format_pm
+    from sgdsde.cli._common import format_pm
 
     assert format_pm(mean, se) == text

@@ -11,7 +11,7 @@ from sgdsde.errors import (
     UnknownNameError,
     UnstableLearningRateError,
 )
-from sgdsde.quadratic_study import compare_on_quadratic
+from sgdsde.studies import compare_on_quadratic
 
 pytestmark = pytest.mark.usefixtures("no_compilation")
 

@@ -12,7 +12,6 @@ import pytest
 from scipy.optimize import linprog
 from sklearn.datasets import load_digits
 
-from sgdsde.data import DATASET_NAMES, _save_atomic, load_dataset, read_idx
 from sgdsde.errors import (
     DatasetError,
     DatasetNotFoundError,
@@ -20,6 +19,7 @@ from sgdsde.errors import (
     ParameterRangeError,
     UnknownNameError,
 )
+from sgdsde.learning import DATASET_NAMES, load_dataset, read_idx
 
 
 def write_idx(path, array: np.ndarray, code: int) -> None:
@@ -202,7 +202,7 @@ def test_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(np, "savez", fail)
     with pytest.raises(OSError, match="disk full"):
-        _save_atomic(tmp_path / "a.npz", {"x": np.zeros(3)})
+        load_dataset("mnist1d", n_train=10, cache_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,4 +1,4 @@
-"""The Laplace evidence (THEORY §5): exact on a linear-Gaussian model, its Hessian against
+"""The Laplace evidence (docs/theory.md §5): exact on a linear-Gaussian model, its Hessian against
 finite differences, and the random- vs informative-label claims on small real data."""
 
 from __future__ import annotations
@@ -13,21 +13,19 @@ import pytest
 from scipy import stats
 from tolerances import z_bound
 
-from sgdsde.data import load_dataset
-from sgdsde.errors import IncompatibleChoiceError, ParameterRangeError
+from sgdsde.cli._evidence import parse_lambdas
+from sgdsde.compare import chance_band, spearman
+from sgdsde.errors import IncompatibleChoiceError, NotAMinimumError, ParameterRangeError
 from sgdsde.evidence import (
-    NotAMinimumError,
-    chance_band,
     curvature,
     evidence_sweep,
     exact_hessian,
     lanczos_logdet,
     laplace_log_evidence,
     minimize_cost,
-    parse_lambdas,
-    spearman,
     summed_cost,
 )
+from sgdsde.learning import load_dataset
 from sgdsde.surfaces import learned_surface
 
 LAMBDAS = np.logspace(-3, 2, 11).tolist()
@@ -102,7 +100,7 @@ def test_lanczos_estimate_agrees_with_exact_logdet():
 
 def test_bad_inputs_are_clear_errors():
     surface = _small_logistic()
-    with pytest.raises(ParameterRangeError, match="lambda=0.0 is out of range: lambda must be > 0"):
+    with pytest.raises(ParameterRangeError, match="lambda=0.0 is out of range: lambda must be a finite number > 0"):
         summed_cost(surface, 0.0)
     with pytest.raises(ParameterRangeError, match="lambda"):
         parse_lambdas("1,-2")
@@ -168,8 +166,8 @@ def test_random_label_ratio_equals_its_quadratic_closed_form_draw_by_draw():
     Σz⁴/192 and the Occam factor Σ z_i²(JMJᵀ)_ii/32; what remains is smaller again by a factor
     of order max z_i². The closed-form mean and sd (random_label_prediction) match a 4000-draw
     Monte Carlo of the quadratic form."""
-    from sgdsde.models import predict_logits
-    from sgdsde.random_labels import random_label_prediction
+    from sgdsde.evidence import random_label_prediction
+    from sgdsde.learning import predict_logits
 
     lam = 1000.0
     data = load_dataset("mnist1d", n_train=64, n_test=100, classes=[0, 1], random_labels=True,
@@ -211,7 +209,7 @@ def test_random_label_study_mean_matches_the_closed_form_at_large_lambda():
     within z standard errors of the closed-form E[R], with the se taken from the closed-form
     sd (a sample sd of 16 skewed draws is itself unreliable); at λ = 100 the mean is below zero
     while some single draws are above it, as sd[R] > |E[R]| predicts."""
-    from sgdsde.random_labels import random_label_study
+    from sgdsde.evidence import random_label_study
 
     study = random_label_study("mnist1d", [100.0, 1000.0], n_train=64, n_test=100,
                                classes=[0, 1], draws=16)

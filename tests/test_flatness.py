@@ -5,9 +5,8 @@ import jax
 import numpy as np
 
 from sgdsde import RunConfig, simulate_sgd
-from sgdsde.data import load_dataset
-from sgdsde.evidence import summed_cost
-from sgdsde.flatness import flatness_study
+from sgdsde.evidence import flatness_study, summed_cost
+from sgdsde.learning import load_dataset
 from sgdsde.surfaces import learned_surface
 
 

@@ -11,8 +11,8 @@ from test_sgd import quadratic
 from tolerances import assert_within_stderr, z_bound
 
 from sgdsde import DoubleWell, RunConfig, SDEConfig, simulate_sde, simulate_sgd
-from sgdsde.gap_scaling import fit_power_law, stationary_gap_scaling, weak_gap_scaling
 from sgdsde.sde import brownian_spec
+from sgdsde.studies import fit_power_law, stationary_gap_scaling, weak_gap_scaling
 
 DECADE = (0.01, 0.03, 0.1)
 # |fitted slope − predicted| must be inside the issue's ±0.2 band, and the fit must be
@@ -21,7 +21,7 @@ SLOPE_BAND = 0.2
 
 
 def test_euler_maruyama_at_dt_equal_lr_is_coupled_sgd_step_for_step():
-    """THEORY §2: Euler–Maruyama on the first-order SME with dt = ε *is* SGD with Gaussian
+    """docs/theory.md §2: Euler–Maruyama on the first-order SME with dt = ε *is* SGD with Gaussian
     noise; coupled through the same path, the two agree to round-off."""
     q = quadratic()
     run = RunConfig(lr=0.05, steps=50, paths=4, seed=2)

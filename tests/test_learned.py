@@ -13,10 +13,10 @@ from tolerances import assert_within_stderr, z_bound
 
 from sgdsde import RunConfig, SDEConfig, simulate_sde, simulate_sgd, theory
 from sgdsde.compare import covariance_estimate
-from sgdsde.data import load_dataset
+from sgdsde.config import budget_steps
 from sgdsde.errors import IncompatibleChoiceError
-from sgdsde.learned_study import budget_steps, compare_on_learned, ensemble_metrics
-from sgdsde.models import per_example_loss
+from sgdsde.learning import load_dataset, per_example_loss
+from sgdsde.studies import compare_on_learned
 from sgdsde.surfaces import learned_surface
 
 
@@ -140,7 +140,7 @@ def test_mlp_learns_mnist1d(mnist1d):
     """Heavy-ball SGD on the MLP reaches test accuracy far above chance (0.1)."""
     surface = learned_surface(mnist1d, "mlp", width=64)
     run = RunConfig(lr=0.05, momentum=0.9, batch_size=25, n_train=500, steps=400, paths=4)
-    metrics = ensemble_metrics(surface, simulate_sgd(surface, run, save_steps=(400,)))
+    metrics = surface.ensemble_metrics(simulate_sgd(surface, run, save_steps=(400,)))
     accuracy = metrics["test_accuracy"][:, -1]
     assert accuracy.mean() - 4 * accuracy.std(ddof=1) / 2 > 0.3
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sgdsde.errors import IncompatibleChoiceError, ParameterRangeError, UnknownNameError
-from sgdsde.models import (
+from sgdsde.learning import (
     MLP,
     LogisticRegression,
     accuracy,

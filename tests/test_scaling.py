@@ -20,10 +20,10 @@ import pytest
 from sgdsde.scaling import (
     as_columns,
     collapse_in_g,
-    critical_batch_size,
     fit_scaling,
     locate_b_opt,
 )
+from sgdsde.theory import critical_batch_size
 
 A0, C, SIGMA, SEEDS, K = 0.9, 0.02, 0.005, 8, 1.0
 GRID = 2 ** np.arange(14)
@@ -206,7 +206,7 @@ def test_as_columns_rejects_bad_tables():
 
 
 def test_figures_draw(b_opts, tmp_path):
-    from sgdsde.plots_scaling import accuracy_vs_batch_figure, collapse_figure, scaling_figure
+    from sgdsde.plots import accuracy_vs_batch_figure, collapse_figure, scaling_figure
 
     sub = [b for b in b_opts if b.n_train == 1000 and b.momentum == 0.0]
     for i, fig in enumerate((accuracy_vs_batch_figure(sub),
@@ -229,7 +229,7 @@ def test_batch_figure_draws_a_point_estimate_outside_its_percentile_interval(b_o
     seen on a real sweep); the figure must still draw it."""
     import dataclasses
 
-    from sgdsde.plots_scaling import accuracy_vs_batch_figure
+    from sgdsde.plots import accuracy_vs_batch_figure
 
     odd = dataclasses.replace(b_opts[0], ci_low=4 * b_opts[0].b_opt, ci_high=8 * b_opts[0].b_opt)
     accuracy_vs_batch_figure([odd])

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sgdsde.data import load_dataset
 from sgdsde.errors import ParameterRangeError
-from sgdsde.schedules import Phase, compare_schedules, run_schedule, step_schedules
+from sgdsde.learning import load_dataset
+from sgdsde.scaling import Phase, compare_schedules, run_schedule, step_schedules
 from sgdsde.surfaces import learned_surface
 
 

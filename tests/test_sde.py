@@ -11,7 +11,7 @@ from tolerances import assert_within_stderr, upper_triangle
 from sgdsde import Quadratic, RunConfig, SDEConfig, Surface, simulate_sde, theory
 from sgdsde.compare import covariance_estimate, mean_estimate
 from sgdsde.errors import IncompatibleChoiceError
-from sgdsde.quadratic_study import steps_to_stationarity
+from sgdsde.studies import steps_to_stationarity
 
 CASES = {
     # model: (lr, momentum, closed form of the stationary θ covariance)
@@ -25,8 +25,7 @@ CASES = {
 def stationary_run(lr: float, momentum: float, paths: int, seed: int) -> RunConfig:
     """Enough updates for the transient from θ* to fall below 1e-4 of the stationary
     covariance (the SDE relaxes at the same rate as SGD up to O(εh), ample margin here)."""
-    probe = RunConfig(lr=lr, momentum=momentum)
-    steps = 2 * steps_to_stationarity(quadratic(), probe, tolerance=1e-4)
+    steps = 2 * steps_to_stationarity(quadratic(), lr, momentum, tolerance=1e-4)
     return RunConfig(lr=lr, momentum=momentum, steps=steps, paths=paths, seed=seed)
 
 
@@ -47,7 +46,7 @@ def test_stationary_covariance_matches_continuous_lyapunov(case):
 def test_halving_dt_does_not_move_the_stationary_covariance(model, solver):
     """The same Brownian paths (a virtual Brownian tree) integrated with dt and dt/2: the
     covariance must move by less than its own error bars (the z-bound of its standard error),
-    and by less than a tenth of the SGD–SDE gap the comparison is about (THEORY §2)."""
+    and by less than a tenth of the SGD–SDE gap the comparison is about (docs/theory.md §2)."""
     lr, momentum, closed_form = CASES["sme1" if model == "sme1" else "underdamped"]
     q = quadratic()
     run = stationary_run(lr, momentum, paths=2_000, seed=4)

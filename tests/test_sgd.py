@@ -8,7 +8,7 @@ from tolerances import assert_within_stderr, upper_triangle
 
 from sgdsde import Quadratic, RunConfig, simulate_sgd, theory
 from sgdsde.compare import covariance_estimate
-from sgdsde.quadratic_study import steps_to_stationarity
+from sgdsde.studies import steps_to_stationarity
 
 NON_COMMUTING = dict(hessian_eigenvalues=[1.0, 0.4, 2.5], noise_eigenvalues=[2.0, 0.5, 1.0])
 
@@ -60,8 +60,7 @@ def test_stationary_covariance_matches_discrete_lyapunov(momentum, n_train, batc
     entries must lie within the Bonferroni z-bound of its standard error."""
     q = quadratic()
     lr = 0.4 if momentum == 0.0 else 0.05
-    probe = RunConfig(lr=lr, momentum=momentum, batch_size=batch_size, n_train=n_train)
-    steps = steps_to_stationarity(q, probe, tolerance=1e-4)
+    steps = steps_to_stationarity(q, lr, momentum, tolerance=1e-4)
     run = RunConfig(
         lr=lr, momentum=momentum, batch_size=batch_size, n_train=n_train,
         steps=steps, paths=20_000, seed=11,

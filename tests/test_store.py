@@ -5,7 +5,7 @@ import math
 import pyarrow.parquet as pq
 import pytest
 
-from sgdsde import store
+from sgdsde.scaling import store
 
 
 def make_row(run_id: str, **changes):

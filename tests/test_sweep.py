@@ -13,19 +13,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sgdsde import (
-    cli_sweep,  # noqa: F401  (registers `sweep` on the app)
-    store,
-)
 from sgdsde.cli import app
-from sgdsde.sweep import (
-    SweepConfigError,
-    SweepDirError,
+from sgdsde.errors import SweepConfigError, SweepDirError
+from sgdsde.scaling import (
     batch_id,
     expand,
     parse_config,
     plan_batches,
     prepare_out,
+    store,
 )
 
 runner = CliRunner()
@@ -54,8 +50,8 @@ checkpoints = 4
 """
 METRICS = ("final_test_accuracy", "best_test_accuracy", "best_step", "final_test_loss",
            "final_train_loss", "final_train_accuracy", "diverged", "updates", "noise_scale")
-DRIVER = ("import sys; from sgdsde import cli, cli_sweep; "
-          "cli.app(args=sys.argv[1:], prog_name='sgdsde')")
+DRIVER = ("import sys; from sgdsde.cli import app; "
+          "app(args=sys.argv[1:], prog_name='sgdsde')")
 
 
 def raw(text: str = BASE) -> dict:

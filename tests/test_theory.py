@@ -1,8 +1,8 @@
 """Closed forms of sgdsde.theory against independent computations.
 
 References used here never call sgdsde.theory: scipy's Lyapunov solvers and expm, scipy's ODE
-solver, hand-derived 1-D formulas (THEORY.md §3), numpy Monte Carlo of the optax-form recursion,
-numpy eigenvalues, and exact enumeration of minibatches.
+solver, hand-derived 1-D formulas (docs/theory.md §3), numpy Monte Carlo of the optax-form
+recursion, numpy eigenvalues, and exact enumeration of minibatches.
 """
 
 import itertools
@@ -93,8 +93,8 @@ ONE_D = [  # (ε, h, m, s), all with εh < 2(1+m)
 def test_one_d_closed_forms(lr, h, m, s):
     H, S = jnp.array([[h]]), jnp.array([[s]])
     P = theory.sgd_stationary_phase_cov(H, S, lr, m)
-    # THEORY.md §3 (re-derived: θ' = θ + u' gives Cov(θ,u) = Var u / 2 and Var θ = (1+m) Var u /
-    # (2εh); the u-equation then fixes Var u).
+    # docs/theory.md §3 (re-derived: θ' = θ + u' gives Cov(θ,u) = Var u / 2 and
+    # Var θ = (1+m) Var u / (2εh); the u-equation then fixes Var u).
     denom = (1 - m) * (2 * (1 + m) - lr * h)
     var_theta = lr * s * (1 + m) / (h * denom)
     np.testing.assert_allclose(P[0, 0], var_theta, rtol=SOLVE_RTOL)
@@ -127,7 +127,7 @@ def test_commuting_3d_reduces_to_per_mode_formulas(m):
     per_mode = lr * s * (1 + m) / (h * (1 - m) * (2 * (1 + m) - lr * h))
     np.testing.assert_allclose(theory.sgd_stationary_cov(jnp.asarray(H), jnp.asarray(S), lr, m),
                                q @ np.diag(per_mode) @ q.T, rtol=SOLVE_RTOL, atol=1e-14)
-    sme = lr / (1 - m) * S @ np.linalg.inv(H) / 2  # ε_eff S H⁻¹ / 2 (THEORY.md §3)
+    sme = lr / (1 - m) * S @ np.linalg.inv(H) / 2  # ε_eff S H⁻¹ / 2 (docs/theory.md §3)
     for fn in (theory.sme_stationary_cov, theory.underdamped_stationary_cov):
         np.testing.assert_allclose(fn(jnp.asarray(H), jnp.asarray(S), lr, m), sme,
                                    rtol=SOLVE_RTOL, atol=1e-14)
@@ -157,7 +157,7 @@ def test_noncommuting_stationary_covs_match_scipy(noncommuting, lr, m):
     ref_ud = scipy.linalg.solve_continuous_lyapunov(F, -Q)
     np.testing.assert_allclose(theory.underdamped_stationary_phase_cov(Hj, Sj, lr, m), ref_ud,
                                rtol=SOLVE_RTOL, atol=1e-14)
-    # Second-order SME: K P + P Kᵀ = ε S, K = H + (ε/2)H² (THEORY.md §2b).
+    # Second-order SME: K P + P Kᵀ = ε S, K = H + (ε/2)H² (docs/theory.md §2b).
     ref_sme2 = scipy.linalg.solve_continuous_lyapunov(H + lr / 2 * H @ H, lr * S)
     np.testing.assert_allclose(theory.sme2_stationary_cov(Hj, Sj, lr), ref_sme2, rtol=SOLVE_RTOL)
 
@@ -307,7 +307,7 @@ def test_gap_linear_in_lr_noncommuting(noncommuting, m):
 @pytest.mark.parametrize("lr", [1e-2, 1e-3])
 def test_underdamped_beats_sme_for_momentum_noncommuting(noncommuting, lr):
     # For m = 0.9 and non-commuting H, S the first-order SME misses the discrete covariance by
-    # O(ελ/(1−m)²), far more than the per-mode factor 1/(1 − εh/(2(1+m))) of THEORY.md §3; the
+    # O(ελ/(1−m)²), far more than the per-mode factor 1/(1 − εh/(2(1+m))) of docs/theory.md §3; the
     # underdamped SDE keeps the inertia and stays within O(ελ).
     H, S = jnp.asarray(noncommuting[0]), jnp.asarray(noncommuting[1])
     m = 0.9
@@ -356,7 +356,7 @@ def test_minibatch_noise_factor_matches_exact_enumeration(n, batch):
     rng = np.random.default_rng(11)
     points = rng.standard_normal((n, 2))  # per-example "gradients"
     centred = points - points.mean(axis=0)
-    C = centred.T @ centred / n  # population covariance, THEORY.md §1
+    C = centred.T @ centred / n  # population covariance, docs/theory.md §1
 
     def exact_cov(batches):  # exact covariance of the batch mean over equally likely batches
         means = np.array([points[list(idx)].mean(axis=0) for idx in batches]) - points.mean(0)

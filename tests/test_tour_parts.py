@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from sgdsde.sweep import parse_config
-from sgdsde.tour_learned import learned_claims
-from sgdsde.tour_main import PARTS, check_parts
-from sgdsde.tour_scaling import COLLAPSE_BOUND, scaling_claims, sweep_text
+from sgdsde.scaling import parse_config
+from sgdsde.tour import (
+    COLLAPSE_BOUND,
+    PARTS,
+    check_parts,
+    learned_claims,
+    scaling_claims,
+    sweep_text,
+)
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 

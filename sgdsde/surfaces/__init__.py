@@ -1,12 +1,16 @@
-"""Loss surfaces behind one interface (loss, gradient, gradient-noise model)."""
+"""Loss surfaces behind the engine's one interface (:class:`sgdsde.surface.Surface`): loss,
+gradient and gradient-noise model."""
 
-from ._base import Surface as Surface
+from ..surface import Surface as Surface
+from ._constant_noise import ConstantGaussianNoise as ConstantGaussianNoise
 from ._double_well import DoubleWell as DoubleWell
+from ._learned import METRICS as METRICS
 from ._learned import LearnedSurface as LearnedSurface
 from ._learned import learned_surface as learned_surface
 from ._quadratic import Quadratic as Quadratic
 from ._quadratic import haar_rotation as haar_rotation
 
 __all__ = [
-    "Surface", "Quadratic", "DoubleWell", "LearnedSurface", "learned_surface", "haar_rotation",
+    "METRICS", "ConstantGaussianNoise", "DoubleWell", "LearnedSurface", "Quadratic", "Surface",
+    "haar_rotation", "learned_surface",
 ]

@@ -6,8 +6,9 @@ import jax.numpy as jnp
 from jaxtyping import ArrayLike
 
 from .._types import Matrix, Scalar, Vector
+from .._validation import check_symmetric_matrix
 from ..errors import ParameterRangeError
-from ._base import ConstantGaussianNoise, checked_symmetric_matrix, symmetric_sqrt_factor
+from ._constant_noise import ConstantGaussianNoise, symmetric_sqrt_factor
 
 
 class DoubleWell(ConstantGaussianNoise):
@@ -36,7 +37,7 @@ class DoubleWell(ConstantGaussianNoise):
             raise ParameterRangeError("curvature", curvature, "> 0")
         if not width > 0:
             raise ParameterRangeError("width", width, "> 0")
-        noise_np = checked_symmetric_matrix("noise_cov", noise_cov, definite=False)
+        noise_np = check_symmetric_matrix("noise_cov", noise_cov, definite=False)
         self.curvature = float(curvature)
         self.width = float(width)
         self.noise_cov = jnp.asarray(noise_np, dtype=dtype)

@@ -8,12 +8,16 @@ from typing import ClassVar
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._types import Array, Float, Int, Key, NoiseVector, Scalar, Vector
-from ..data import Dataset
 from ..errors import ParameterRangeError
-from ..models import accuracy, flatten_model, make_model, per_example_loss
-from ._base import Surface
+from ..learning import Dataset, accuracy, flatten_model, make_model, per_example_loss
+from ..results import EnsembleRun
+from ..surface import Surface
+
+#: The metrics of a classifier at θ: train/test cross-entropy (mean, no L2) and accuracy.
+METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
 
 class LearnedSurface(Surface):
@@ -23,8 +27,8 @@ class LearnedSurface(Surface):
     - Minibatches are real: without replacement (default) each epoch is a fresh permutation of
       the N examples drawn from the path's key, cut into ⌊N/B⌋ batches (the last partial
       batch dropped); with replacement each step draws B indices uniformly. Either way
-      Cov ĝ = Σ_B exactly (THEORY §1).
-    - The SDE noise is exact (THEORY §2): D(θ)z = (1/√N)·G̃ᵀz for z ∈ R^N, computed as ONE
+      Cov ĝ = Σ_B exactly (docs/theory.md §1).
+    - The SDE noise is exact (docs/theory.md §2): D(θ)z = (1/√N)·G̃ᵀz for z ∈ R^N, computed as ONE
       vector–Jacobian product of the per-example losses with cotangent (z − z̄)/√N, never
       materialising the N×d gradient matrix G. The L2 term is deterministic: it adds no noise.
     - With `noise_subset` = M < N (for very large N) each SDE step draws a fresh uniform subset
@@ -141,6 +145,13 @@ class LearnedSurface(Surface):
     def initial_point(self) -> Vector:
         """θ₀ = the model's flat parameters at Equinox's default initialisation."""
         return self.theta_init
+
+    def ensemble_metrics(self, run: EnsembleRun) -> dict[str, np.ndarray]:
+        """Every metric of :meth:`metrics` (:data:`METRICS`) for every (path, save) of an
+        ensemble on this surface, shape (P', S); diverged paths are dropped (P' ≤ P)."""
+        finite = run.theta[~np.asarray(run.diverged)]
+        per_point = jax.vmap(jax.vmap(self.metrics))(finite)
+        return {name: np.asarray(per_point[name]) for name in METRICS}
 
     def metrics(self, theta: Vector) -> dict[str, Scalar]:
         """Train/test cross-entropy (mean, no L2) and accuracy at θ."""

@@ -7,8 +7,9 @@ import numpy as np
 from jaxtyping import ArrayLike
 
 from .._types import Matrix, Scalar, Vector
+from .._validation import check_symmetric_matrix
 from ..errors import MatrixError, ParameterRangeError
-from ._base import ConstantGaussianNoise, checked_symmetric_matrix, symmetric_sqrt_factor
+from ._constant_noise import ConstantGaussianNoise, symmetric_sqrt_factor
 
 
 class Quadratic(ConstantGaussianNoise):
@@ -16,7 +17,8 @@ class Quadratic(ConstantGaussianNoise):
 
     H must be symmetric positive definite and C symmetric positive semi-definite; C need not
     commute with H (noise not aligned with the curvature). Minibatch noise is Gaussian with
-    covariance Σ_B = f·C (THEORY §1), so every closed form of THEORY §3 applies with S = f·C.
+    covariance Σ_B = f·C (docs/theory.md §1), so every closed form of docs/theory.md §3 applies
+    with S = f·C.
     """
 
     hessian: Matrix
@@ -31,9 +33,9 @@ class Quadratic(ConstantGaussianNoise):
         minimum: ArrayLike | None = None,
         dtype: jnp.dtype | str = jnp.float32,
     ):
-        hessian_np = checked_symmetric_matrix("hessian", hessian, definite=True)
+        hessian_np = check_symmetric_matrix("hessian", hessian, definite=True)
         d = hessian_np.shape[0]
-        noise_np = checked_symmetric_matrix("noise_cov", noise_cov, definite=False, dim=d)
+        noise_np = check_symmetric_matrix("noise_cov", noise_cov, definite=False, dim=d)
         minimum_np = np.zeros(d) if minimum is None else np.asarray(minimum, dtype=np.float64)
         if minimum_np.shape != (d,):
             raise MatrixError(f"minimum must have shape ({d},), got {minimum_np.shape}")

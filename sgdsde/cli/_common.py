@@ -1,0 +1,130 @@
+"""What every ``sgdsde`` command shares: the Typer app, the consoles, how a user mistake is
+reported, option parsing and number formatting.
+
+Every user mistake (an :class:`sgdsde.errors.SGDSDEError`) is reported as one line
+``error: ...`` on stderr with exit code 2, before anything is compiled. Results go to stdout;
+progress and logs go to stderr, so ``--json`` prints JSON only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from ..errors import SGDSDEError
+
+CONVENTIONS = """
+Conventions: heavy ball in the optax form v ← m·v + ĝ, θ ← θ − ε·v (optax.sgd(lr, momentum)),
+with minibatch gradient covariance Σ_B = f·C, f = 1/B with replacement or infinite data and
+f = (1/B)(N−B)/(N−1) without. Time maps: the first- and second-order SMEs run in
+t = k·ε/(1−m) after k updates, the underdamped (phase-space) SDE in t = k. Noise scale
+g = ε(N/B − 1)/(1 − m). SDEs are Itô; Diffrax integrates them with `--substeps` solver steps
+per SGD step. The maths: docs/theory.md.
+"""
+
+app = typer.Typer(
+    name="sgdsde",
+    help="SGD as an SDE: Diffrax SDE models of SGD checked against real discrete SGD and "
+    "closed forms. Start with `sgdsde tour` (every claim of the package, one report); then "
+    "`quadratic`, `learned`, `sweep` + `scaling` and `evidence` explore one question each."
+    "\n\n" + CONVENTIONS,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+stderr = Console(stderr=True)
+stdout = Console()
+
+
+class OptionError(SGDSDEError, ValueError):
+    """A command-line option that cannot be parsed."""
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn every sgdsde user error into ``error: ...`` on stderr and exit code 2."""
+    try:
+        yield
+    except SGDSDEError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def parse_list(option: str, text: str, convert: Callable[[str], Any], example: str) -> list:
+    """A comma-separated list converted entry by entry (``float`` entries must be finite),
+    e.g. ``"1.0,0.4,2.5"``; :class:`OptionError` naming the option otherwise."""
+    what = "numbers" if convert is float else "integer labels" if convert is int else "values"
+    try:
+        values = [convert(part) for part in text.split(",")]
+    except ValueError:
+        raise OptionError(
+            f"{option}={text!r} is not a comma-separated list of {what} (e.g. {example})"
+        ) from None
+    if convert is float and not all(math.isfinite(v) for v in values):
+        raise OptionError(f"{option}={text!r} must contain finite numbers only")
+    return values
+
+
+def enable_float64(enabled: bool) -> Any:
+    """Turn on jax x64 when `enabled`; the dtype the command then computes in."""
+    import jax
+    import jax.numpy as jnp
+
+    if enabled:
+        jax.config.update("jax_enable_x64", True)
+        return jnp.float64
+    return jnp.float32
+
+
+def prepare_writable(option: str, path: Path, *, folder: bool) -> None:
+    """Create the folder of `path` (or `path` itself when `folder`) and prove a file can be
+    written there, before any compilation; :class:`OptionError` naming the option otherwise."""
+    target = path if folder else path.parent
+    if folder and path.exists() and not path.is_dir():
+        raise OptionError(f"{option}={str(path)!r} is a file; give a folder")
+    if not folder and path.is_dir():
+        raise OptionError(f"{option}={str(path)!r} is a folder; give a file name, e.g. "
+                          f"{path / 'figure.png'}")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=target)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OptionError(f"{option}={str(path)!r} cannot be written: {exc}") from None
+
+
+def fmt(value: Any, stderr_value: Any = None, digits: int = 4) -> str:
+    """A number for a table (NaN/None as ``NaN``), optionally ``± stderr``."""
+    if value is None or not np.isfinite(value):
+        return "NaN"
+    if stderr_value is None:
+        return f"{value:.{digits}g}"
+    return f"{value:.{digits}g} ± {stderr_value:.2g}"
+
+
+def format_pm(mean: float | None, se: float | None) -> str:
+    """``mean ± se`` with se to one significant digit (two when it starts with 1 or 2) and
+    the mean to the same decimal place, e.g. ``0.1637 ± 0.0009``, ``0.0053 ± 0.0021``; a se
+    at rounding level of the mean prints as ``± 0``."""
+    if mean is None or not math.isfinite(mean):
+        return "NaN"
+    if se is None or not math.isfinite(se):
+        return f"{mean:.4g}"
+    if se <= 1e-6 * max(1.0, abs(mean)):
+        return f"{mean:.4g} ± 0"
+    exponent = math.floor(math.log10(se))
+    decimals = max(0, -exponent + (se / 10.0**exponent < 3))
+    rounded = f"{mean:.{decimals}f}"
+    return f"{rounded.lstrip('-') if float(rounded) == 0 else rounded} ± {se:.{decimals}f}"

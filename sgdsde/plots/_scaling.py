@@ -1,0 +1,132 @@
+"""Batch-size scaling figures (docs/theory.md §4), drawn from the results of :mod:`sgdsde.scaling`;
+no computation inside."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..scaling import BOpt, Collapse, ScalingFit, SweepAnalysis
+from ._figure import subplots
+
+VARIABLE_LABELS = {"lr": "learning rate ε", "n_train": "training-set size N",
+                   "inv_one_minus_m": "1/(1 − m)"}
+
+
+def accuracy_vs_batch_figure(b_opts: Sequence[BOpt], title: str = "") -> Figure:
+    """The metric against the batch size (log axis), one line per slice: seed means with
+    standard-error bars, the fitted quadratic in log B over its window (dashed) and B_opt with
+    its bootstrap 95 % interval (a horizontal bar at the fitted peak). An optimum at the grid's
+    edge is drawn hollow; diverged runs are counted in the legend.
+
+    **Arguments:**
+
+    - `b_opts`: output of :func:`sgdsde.scaling.locate_b_opt`.
+    - `title`: the figure's title.
+
+    **Returns:** the figure.
+    """
+    fig, ax = subplots(figsize=(7.5, 4.8))
+    for index, b in enumerate(b_opts):
+        color = f"C{index % 10}"
+        label = f"ε={b.lr:g}, N={b.n_train}, m={b.momentum:g}"
+        if b.n_diverged:
+            label += f" ({b.n_diverged} diverged)"
+        ax.errorbar(b.batch_sizes, b.means, yerr=np.nan_to_num(b.stderrs), fmt="-o",
+                    color=color, markersize=3, capsize=2, label=label)
+        ax.plot(b.fit_b, b.fit_values, "--", color=color, linewidth=1)
+        # The percentile interval need not contain the point estimate: draw it as a bar.
+        ax.plot([b.ci_low, b.ci_high], [b.peak_value] * 2, "-|", color=color, linewidth=1.5)
+        ax.plot([b.b_opt], [b.peak_value], "D", color=color, markersize=7,
+                markerfacecolor="none" if b.edge else color)
+    ax.set_xscale("log")
+    ax.set_xlabel("batch size B")
+    ax.set_ylabel(b_opts[0].metric.replace("_", " ") if b_opts else "")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title or "metric vs batch size; ◆ = B_opt (95 % bootstrap interval), "
+                 "hollow = grid edge", fontsize=9)
+    return fig
+
+
+def collapse_figure(collapse: Collapse, title: str = "") -> Figure:
+    """The metric against the noise scale g = ε(N/B − 1)/(1 − m) (log axis), one line per curve
+    (seed means ± standard error); the log-g overlap on which the collapse score is computed is
+    shaded and the score (between-curve over seed-noise variance; ≈ 1 for a collapse) is
+    printed.
+
+    **Arguments:**
+
+    - `collapse`: output of :func:`sgdsde.scaling.collapse_in_g`.
+    - `title`: the figure's title.
+
+    **Returns:** the figure.
+    """
+    fig, ax = subplots(figsize=(7.5, 4.8))
+    by = "ε" if collapse.by == "lr" else collapse.by
+    for index, c in enumerate(collapse.curves):
+        ax.errorbar(c.g, c.means, yerr=np.nan_to_num(c.stderrs), fmt="-o", markersize=3,
+                    capsize=2, color=f"C{index % 10}", label=f"{by} = {c.label:g}")
+    if collapse.overlap is not None:
+        ax.axvspan(*collapse.overlap, color="grey", alpha=0.12, label="overlap (scored)")
+    ax.text(0.02, 0.03, f"collapse score {collapse.score:.3g} "
+            f"(rms between {collapse.rms_between:.2g}, seed noise {collapse.rms_within:.2g})",
+            transform=ax.transAxes, fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("noise scale g = ε(N/B − 1)/(1 − m)")
+    ax.set_ylabel(collapse.metric.replace("_", " "))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title or "collapse in g", fontsize=9)
+    return fig
+
+
+def scaling_figure(fit: ScalingFit, title: str = "") -> Figure:
+    """B_opt against the scaling variable, log–log, one colour per group of the variables held
+    fixed: estimates with bootstrap 95 % intervals, the fitted line (solid, common slope) and
+    the theory's line (dotted, slope 1, intercept fitted); the slope and its interval in the
+    legend.
+
+    **Arguments:**
+
+    - `fit`: output of :func:`sgdsde.scaling.fit_scaling`.
+    - `title`: the figure's title.
+
+    **Returns:** the figure.
+    """
+    fig, ax = subplots(figsize=(6.5, 4.8))
+    for gi, labels in enumerate(fit.group_labels):
+        color = f"C{gi % 10}"
+        sel = fit.group == gi
+        x, b = fit.x[sel], fit.b_opt[sel]
+        name = ", ".join(f"{k}={v:g}" for k, v in labels.items())
+        ax.errorbar(x, b, yerr=[b - fit.b_low[sel], fit.b_high[sel] - b], fmt="o", color=color,
+                    capsize=3, label=name)
+        xs = np.array([x.min(), x.max()])
+        ax.plot(xs, np.exp(fit.intercepts[gi]) * xs**fit.slope, "-", color=color)
+        ax.plot(xs, np.exp(fit.theory_intercepts[gi]) * xs**fit.theory_slope, ":",
+                color=color)
+    ax.plot([], [], "-", color="k", label=f"fit: slope {fit.slope:.3f} "
+            f"[{fit.ci_low:.3f}, {fit.ci_high:.3f}]")
+    ax.plot([], [], ":", color="k", label=f"theory: slope {fit.theory_slope:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(VARIABLE_LABELS.get(fit.variable, fit.variable))
+    ax.set_ylabel("B_opt")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    ax.set_title(title or f"B_opt vs {VARIABLE_LABELS.get(fit.variable, fit.variable)}",
+                 fontsize=9)
+    return fig
+
+
+def scaling_figures(analysis: SweepAnalysis) -> dict[str, Figure]:
+    """Every figure of a sweep analysis by file stem: the metric against B, the collapse in g
+    and B_opt against each fitted variable."""
+    figures = {"accuracy_vs_b": accuracy_vs_batch_figure(analysis.b_opts, analysis.metric),
+               "collapse_in_g": collapse_figure(analysis.collapse)}
+    figures.update({f"b_opt_vs_{name}": scaling_figure(fit)
+                    for name, fit in analysis.fits.items()})
+    return figures

@@ -1,0 +1,24 @@
+"""SGD against its SDE models, with error bars: on a quadratic against the closed forms, the
+gap's scaling with ε, and on learned surfaces (docs/theory.md §2–3)."""
+
+from ._gap_scaling import GapScaling as GapScaling
+from ._gap_scaling import fit_power_law as fit_power_law
+from ._gap_scaling import stationary_gap_scaling as stationary_gap_scaling
+from ._gap_scaling import weak_gap_scaling as weak_gap_scaling
+from ._learned import FINAL_METRICS as FINAL_METRICS
+from ._learned import LearnedComparison as LearnedComparison
+from ._learned import compare_on_learned as compare_on_learned
+from ._learned import fixed_noise_comparison as fixed_noise_comparison
+from ._learned import gap_z as gap_z
+from ._quadratic import QuadraticComparison as QuadraticComparison
+from ._quadratic import auto_steps as auto_steps
+from ._quadratic import check_stable as check_stable
+from ._quadratic import compare_on_quadratic as compare_on_quadratic
+from ._quadratic import steps_to_stationarity as steps_to_stationarity
+
+__all__ = [
+    "FINAL_METRICS", "GapScaling", "LearnedComparison", "QuadraticComparison", "auto_steps",
+    "check_stable", "compare_on_learned", "compare_on_quadratic", "fit_power_law",
+    "fixed_noise_comparison", "gap_z", "stationary_gap_scaling", "steps_to_stationarity",
+    "weak_gap_scaling",
+]
