@@ -100,7 +100,8 @@ def test_lanczos_estimate_agrees_with_exact_logdet():
 
 def test_bad_inputs_are_clear_errors():
     surface = _small_logistic()
-    with pytest.raises(ParameterRangeError, match="lambda=0.0 is out of range: lambda must be a finite number > 0"):
+    with pytest.raises(ParameterRangeError,
+                       match="lambda=0.0 is out of range: lambda must be a finite number > 0"):
         summed_cost(surface, 0.0)
     with pytest.raises(ParameterRangeError, match="lambda"):
         parse_lambdas("1,-2")

@@ -91,3 +91,29 @@ def test_scaling_claims():
     assert not undefined.held and "n/a" in undefined.measured
     _, _, unequal = scaling_claims(_scaling_record(FIT, 0.5, 10.0, schedule_gap=0.01))
     assert not unequal.held  # 5 se > 2.81
+
+
+def test_tour_save_writes_the_report_and_strict_json(tmp_path):
+    """The library produces the report: Tour.save writes results.json (NaN as null) and a
+    report whose claims table counts what held, without any CLI."""
+    import json
+    import math
+
+    from sgdsde.plots import subplots
+    from sgdsde.tour import PartResult, Tour
+
+    claims = [{"name": "a", "statement": "s|1", "predicted": "p", "measured": "m", "held": True,
+               "test": "t"},
+              {"name": "b", "statement": "s2", "predicted": "p", "measured": "m", "held": False,
+               "test": "t"}]
+    figure, _ = subplots(figsize=(2, 2))
+    part = PartResult("learned", {"title": "T", "claims": claims, "seconds": 1.0,
+                                  "value": math.nan}, {"fig": figure}, ["body line"])
+    tour = Tour((part,), 1.5, "cpu:cpu", {"python": "3"})
+    report = tour.save(tmp_path / "out")
+    text = report.read_text()
+    assert report.name == "report.md" and "**1 of 2 claims held.**" in text
+    assert "s\\|1" in text and "body line" in text and "![fig.png](fig.png)" in text
+    record = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert record["sections"]["learned"]["value"] is None and record["device"] == "cpu:cpu"
+    assert (tmp_path / "out" / "fig.png").stat().st_size > 0 and not tour.all_held

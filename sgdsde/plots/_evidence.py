@@ -67,7 +67,7 @@ def flatness_figure(summaries: Sequence[Mapping[str, Any]], title: str = "") -> 
 
     **Arguments:**
 
-    - `summaries`: :meth:`sgdsde.flatness.FlatnessPoint.summary` records, one per batch size.
+    - `summaries`: :meth:`sgdsde.evidence.FlatnessPoint.summary` records, one per batch size.
     - `title`: the figure's title.
 
     **Returns:** the figure.
@@ -92,13 +92,14 @@ def flatness_figure(summaries: Sequence[Mapping[str, Any]], title: str = "") -> 
 
 def random_label_figure(summary: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
     """The random-label evidence against λ (log axis), per example: the mean over label draws
-    with its standard error, the closed-form E[R] of :mod:`sgdsde.random_labels` with a band
-    of ±sd[R] (the spread of single draws), and the null model at 0; a second panel shows the
-    fraction of single draws whose ratio is above 0.
+    with its standard error, the closed-form E[R] of
+    :func:`sgdsde.evidence.random_label_prediction` with a band of ±sd[R] (the spread of single
+    draws), and the null model at 0; a second panel shows the fraction of single draws whose
+    ratio is above 0.
 
     **Arguments:**
 
-    - `summary`: output of :func:`sgdsde.random_labels.random_label_study`.
+    - `summary`: output of :func:`sgdsde.evidence.random_label_study`.
     - `title`: the figure's title.
 
     **Returns:** the figure.
