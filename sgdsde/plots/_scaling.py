@@ -18,7 +18,7 @@ VARIABLE_LABELS = {"lr": "learning rate ε", "n_train": "training-set size N",
 def accuracy_vs_batch_figure(b_opts: Sequence[BOpt], title: str = "") -> Figure:
     """The metric against the batch size (log axis), one line per slice: seed means with
     standard-error bars, the fitted quadratic in log B over its window (dashed) and B_opt with
-    its bootstrap 95 % interval (a horizontal bar at the fitted peak). An optimum at the grid's
+    its jackknife-t interval (a horizontal bar at the fitted peak). An optimum at the grid's
     edge is drawn hollow; diverged runs are counted in the legend.
 
     **Arguments:**
@@ -40,22 +40,22 @@ def accuracy_vs_batch_figure(b_opts: Sequence[BOpt], title: str = "") -> Figure:
         # The percentile interval need not contain the point estimate: draw it as a bar.
         ax.plot([b.ci_low, b.ci_high], [b.peak_value] * 2, "-|", color=color, linewidth=1.5)
         ax.plot([b.b_opt], [b.peak_value], "D", color=color, markersize=7,
-                markerfacecolor="none" if b.edge else color)
+                markerfacecolor=color if b.usable else "none")
     ax.set_xscale("log")
     ax.set_xlabel("batch size B")
     ax.set_ylabel(b_opts[0].metric.replace("_", " ") if b_opts else "")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    ax.set_title(title or "metric vs batch size; ◆ = B_opt (95 % bootstrap interval), "
-                 "hollow = grid edge", fontsize=9)
+    ax.set_title(title or "metric vs batch size; ◆ = B_opt (jackknife-t interval), "
+                 "hollow = not located (edge, not concave)", fontsize=9)
     return fig
 
 
 def collapse_figure(collapse: Collapse, title: str = "") -> Figure:
     """The metric against the noise scale g = ε(N/B − 1)/(1 − m) (log axis), one line per curve
-    (seed means ± standard error); the log-g overlap on which the collapse score is computed is
-    shaded and the score (between-curve over seed-noise variance; ≈ 1 for a collapse) is
-    printed.
+    (seed means ± standard error); the log-g overlap on which the collapse is tested is shaded
+    and the spread between curves with its upper bound and margin, and the score with its
+    permutation null, are printed.
 
     **Arguments:**
 
@@ -71,9 +71,9 @@ def collapse_figure(collapse: Collapse, title: str = "") -> Figure:
                     capsize=2, color=f"C{index % 10}", label=f"{by} = {c.label:g}")
     if collapse.overlap is not None:
         ax.axvspan(*collapse.overlap, color="grey", alpha=0.12, label="overlap (scored)")
-    ax.text(0.02, 0.03, f"collapse score {collapse.score:.3g} "
-            f"(rms between {collapse.rms_between:.2g}, seed noise {collapse.rms_within:.2g})",
-            transform=ax.transAxes, fontsize=8)
+    ax.text(0.02, 0.03, f"spread {collapse.spread:.2g} (upper bound {collapse.spread_high:.2g}, "
+            f"margin {collapse.margin:.2g}); score {collapse.score:.3g}, permutation null "
+            f"{collapse.permutation_mean:.3g}", transform=ax.transAxes, fontsize=8)
     ax.set_xscale("log")
     ax.set_xlabel("noise scale g = ε(N/B − 1)/(1 − m)")
     ax.set_ylabel(collapse.metric.replace("_", " "))
@@ -85,9 +85,9 @@ def collapse_figure(collapse: Collapse, title: str = "") -> Figure:
 
 def scaling_figure(fit: ScalingFit, title: str = "") -> Figure:
     """B_opt against the scaling variable, log–log, one colour per group of the variables held
-    fixed: estimates with bootstrap 95 % intervals, the fitted line (solid, common slope) and
-    the theory's line (dotted, slope 1, intercept fitted); the slope and its interval in the
-    legend.
+    fixed: estimates with their jackknife-t intervals, the fitted line (solid, common slope) and
+    the exact prediction εN/(ε + g_opt(1 − m)) at the fitted g_opt (dotted, where given); the
+    slopes and the interval in the legend.
 
     **Arguments:**
 
@@ -97,6 +97,7 @@ def scaling_figure(fit: ScalingFit, title: str = "") -> Figure:
     **Returns:** the figure.
     """
     fig, ax = subplots(figsize=(6.5, 4.8))
+    predicted = np.isfinite(fit.predicted_slope)
     for gi, labels in enumerate(fit.group_labels):
         color = f"C{gi % 10}"
         sel = fit.group == gi
@@ -106,11 +107,15 @@ def scaling_figure(fit: ScalingFit, title: str = "") -> Figure:
                     capsize=3, label=name)
         xs = np.array([x.min(), x.max()])
         ax.plot(xs, np.exp(fit.intercepts[gi]) * xs**fit.slope, "-", color=color)
-        ax.plot(xs, np.exp(fit.theory_intercepts[gi]) * xs**fit.theory_slope, ":",
-                color=color)
+        if predicted:
+            ax.plot(xs, np.exp(fit.predicted_intercepts[gi]) * xs**fit.predicted_slope, ":",
+                    color=color)
+    level = f"{fit.confidence:.0%}"
     ax.plot([], [], "-", color="k", label=f"fit: slope {fit.slope:.3f} "
-            f"[{fit.ci_low:.3f}, {fit.ci_high:.3f}]")
-    ax.plot([], [], ":", color="k", label=f"theory: slope {fit.theory_slope:g}")
+            f"[{fit.ci_low:.3f}, {fit.ci_high:.3f}] ({level})")
+    if predicted:
+        ax.plot([], [], ":", color="k", label=f"predicted at g_opt: slope "
+                f"{fit.predicted_slope:.3f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(VARIABLE_LABELS.get(fit.variable, fit.variable))

@@ -8,6 +8,7 @@ from ._gap_scaling import weak_gap_scaling as weak_gap_scaling
 from ._learned import FINAL_METRICS as FINAL_METRICS
 from ._learned import LearnedComparison as LearnedComparison
 from ._learned import compare_on_learned as compare_on_learned
+from ._learned import dt_convergence as dt_convergence
 from ._learned import fixed_noise_comparison as fixed_noise_comparison
 from ._learned import gap_z as gap_z
 from ._quadratic import QuadraticComparison as QuadraticComparison
@@ -18,7 +19,8 @@ from ._quadratic import steps_to_stationarity as steps_to_stationarity
 
 __all__ = [
     "FINAL_METRICS", "GapScaling", "LearnedComparison", "QuadraticComparison", "auto_steps",
-    "check_stable", "compare_on_learned", "compare_on_quadratic", "fit_power_law",
+    "check_stable", "compare_on_learned", "compare_on_quadratic", "dt_convergence",
+    "fit_power_law",
     "fixed_noise_comparison", "gap_z", "stationary_gap_scaling", "steps_to_stationarity",
     "weak_gap_scaling",
 ]

@@ -27,16 +27,16 @@ from ._run import Tour as Tour
 from ._run import check_parts as check_parts
 from ._run import run_part as run_part
 from ._run import run_tour as run_tour
-from ._scaling import COLLAPSE_BOUND as COLLAPSE_BOUND
 from ._scaling import ScalingTourSettings as ScalingTourSettings
 from ._scaling import scaling_claims as scaling_claims
 from ._scaling import sweep_text as sweep_text
+from ._scaling import tour_sweep as tour_sweep
 
 __all__ = [
-    "ALPHA", "COLLAPSE_BOUND", "PARTS", "Claim", "EvidenceTourSettings", "LearnedTourSettings",
+    "ALPHA", "PARTS", "Claim", "EvidenceTourSettings", "LearnedTourSettings",
     "PartResult", "QuadraticTourResult", "QuadraticTourSettings", "ScalingTourSettings", "Tour",
     "bonferroni_z", "build_report", "check_parts", "covariance_difference_z", "entry_z_scores",
     "environment", "flatness_claim", "label_claims", "learned_claims", "one_sided_z",
     "quadratic_claims", "run_part", "run_quadratic_section", "run_tour", "scaling_claims",
-    "sweep_text", "trace_gap", "weak_error_expansion",
+    "sweep_text", "tour_sweep", "trace_gap", "weak_error_expansion",
 ]

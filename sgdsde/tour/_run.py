@@ -77,9 +77,9 @@ def run_part(key: str, *, quick: bool = False, seed: int = 0, float64: bool = Fa
              on_sweep_progress: Callable[[int, int, str], None] | None = None) -> PartResult:
     """Run one part of the tour at its default (or `quick`) sizes with every seed `seed`.
 
-    `workdir` receives the scaling part's sweep (``sweep-<config>``); `on_step(description)`
-    is called before each stage and `on_sweep_progress(done, total, message)` during the
-    sweep."""
+    `workdir` receives the scaling part's sweep (``sweep-<config>-seed<seed>``);
+    `on_step(description)` is called before each stage and `on_sweep_progress(done, total,
+    message)` during the sweep."""
     check_choice("part", key, PARTS)
     step = on_step or (lambda _: None)
     start = time.perf_counter()
@@ -94,7 +94,7 @@ def run_part(key: str, *, quick: bool = False, seed: int = 0, float64: bool = Fa
         figures, body = learned_figures(record), learned_markdown(record)
     elif key == "scaling":
         settings = (ScalingTourSettings.quick if quick else ScalingTourSettings)(seed=seed)
-        folder = Path(workdir) / f"sweep-{Path(settings.sweep_config).stem}"
+        folder = Path(workdir) / f"sweep-{Path(settings.sweep_config).stem}-seed{seed}"
         record, figures = run_scaling_section(settings, folder, on_step, on_sweep_progress)
         body = scaling_markdown(record)
     else:
