@@ -10,6 +10,7 @@ their public names, and module paths below them are private. The maths: ``docs/t
 
 from . import errors as errors
 from . import theory as theory
+from ._io import atomic_write_text as write_text
 from ._io import json_safe as json_safe
 from ._io import write_json as write_json
 from ._version import __version__ as __version__
@@ -64,5 +65,5 @@ __all__ = [
     "learned_surface", "load_config", "load_dataset", "minimize_cost", "prepare_out",
     "random_label_study", "read_results", "run_sweep", "run_tour", "setup_sde", "simulate_sde",
     "simulate_sgd", "stationary_gap_scaling", "summed_cost", "theory", "weak_gap_scaling",
-    "write_json",
+    "write_json", "write_text",
 ]

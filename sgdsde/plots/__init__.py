@@ -13,12 +13,14 @@ from ._quadratic import quadratic_figures as quadratic_figures
 from ._quadratic import weak_gap_figure as weak_gap_figure
 from ._scaling import accuracy_vs_batch_figure as accuracy_vs_batch_figure
 from ._scaling import collapse_figure as collapse_figure
+from ._scaling import g_opt_figure as g_opt_figure
 from ._scaling import scaling_figure as scaling_figure
 from ._scaling import scaling_figures as scaling_figures
 
 __all__ = [
     "accuracy_vs_batch_figure", "collapse_figure", "covariance_figure", "evidence_figure",
-    "flatness_figure", "gap_scaling_figure", "learned_trajectories_figure", "quadratic_figures",
+    "flatness_figure", "g_opt_figure", "gap_scaling_figure", "learned_trajectories_figure",
+    "quadratic_figures",
     "random_label_figure", "save_figure", "scaling_figure", "scaling_figures", "subplots",
     "weak_gap_figure",
 ]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..scaling import BOpt, Collapse, ScalingFit, SweepAnalysis
+from ..scaling import BOpt, Collapse, GOptFit, ScalingFit, SweepAnalysis
 from ._figure import subplots
 
 VARIABLE_LABELS = {"lr": "learning rate ε", "n_train": "training-set size N",
@@ -127,11 +127,55 @@ def scaling_figure(fit: ScalingFit, title: str = "") -> Figure:
     return fig
 
 
+def g_opt_figure(b_opts: Sequence[BOpt], fit: GOptFit, variable: str, title: str = "") -> Figure:
+    """The noise scale each located slice's optimum implies, g = ε(N/B_opt − 1)/(1 − m), with
+    the interval its B_opt interval implies, against the scaling variable (log axes), beside
+    the one g_opt fitted to all slices (line and band): where the law B_opt = εN/(ε +
+    g_opt(1 − m)) holds these points are level; a drift shows where it fails.
+
+    **Arguments:**
+
+    - `b_opts`: output of :func:`sgdsde.scaling.locate_b_opt`.
+    - `fit`: output of :func:`sgdsde.scaling.fit_g_opt` on them.
+    - `variable`: ``"lr"``, ``"n_train"`` or ``"inv_one_minus_m"`` for the x axis.
+    - `title`: the figure's title.
+
+    **Returns:** the figure.
+    """
+    fig, ax = subplots(figsize=(6.5, 4.5))
+    located = [b for b in b_opts if b.usable]
+
+    def implied(b: BOpt, batch: float) -> float:
+        return b.lr * (b.n_train / batch - 1.0) / (1.0 - b.momentum)
+
+    x = np.array([getattr(b, variable) for b in located], float)
+    g = np.array([implied(b, b.b_opt) for b in located])
+    low = np.array([implied(b, b.ci_high) for b in located])
+    high = np.array([implied(b, b.ci_low) for b in located])
+    ax.errorbar(x, g, yerr=[g - low, high - g], fmt="o", capsize=3,
+                label="g at each slice's B_opt (interval from B_opt's)")
+    span = np.array([x.min(), x.max()]) if x.size else np.array([1.0, 2.0])
+    ax.plot(span, [fit.g_opt] * 2, "-", color="k",
+            label=f"one g_opt = {fit.g_opt:.3g} (goodness of fit p = {fit.p_value:.2g})")
+    ax.fill_between(span, fit.ci_low, fit.ci_high, color="k", alpha=0.12)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(VARIABLE_LABELS.get(variable, variable))
+    ax.set_ylabel("noise scale g at B_opt")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "is g_opt the same in every slice?", fontsize=9)
+    return fig
+
+
 def scaling_figures(analysis: SweepAnalysis) -> dict[str, Figure]:
-    """Every figure of a sweep analysis by file stem: the metric against B, the collapse in g
-    and B_opt against each fitted variable."""
+    """Every figure of a sweep analysis by file stem: the metric against B, the collapse in g,
+    B_opt against each fitted variable and the g each slice's optimum implies."""
     figures = {"accuracy_vs_b": accuracy_vs_batch_figure(analysis.b_opts, analysis.metric),
                "collapse_in_g": collapse_figure(analysis.collapse)}
     figures.update({f"b_opt_vs_{name}": scaling_figure(fit)
                     for name, fit in analysis.fits.items()})
+    if analysis.g_opt is not None:
+        figures.update({f"g_opt_vs_{name}": g_opt_figure(analysis.b_opts, analysis.g_opt, name)
+                        for name in analysis.fits})
     return figures

@@ -29,7 +29,7 @@ import numpy as np
 
 from .._io import json_safe
 from ._b_opt import BOpt, jackknife_se, student_t
-from ._noise import estimate_values, noise_free_log_b, shifted_truth, sweep_noise, synthetic_values
+from ._noise import estimate_values, noise_free_log_b, shifted, sweep_noise, synthetic_values
 
 #: Scaling variable → (the BOpt attribute, the two attributes held fixed within a group).
 VARIABLES = {
@@ -130,12 +130,13 @@ def fit_g_opt(b_opts: Sequence[BOpt], *, replicates: int = 200, seed: int = 0,
     confidence = used[0].confidence
     half = student_t(confidence, seeds.size - 1) * se_g
     predicted = predicted_log_b(lr, n_train, momentum, log_g)
-    statistic = float(np.sum(((log_b - predicted) / se) ** 2))
-    null = _null_statistics(used, predicted, replicates, seed, n_fit)
+    null, spread = _null_statistics(used, predicted, replicates, seed, n_fit)
+    statistic = float(np.sum(((log_b - predicted) / spread) ** 2))
     p_value = float((1 + np.sum(null >= statistic)) / (1 + null.size))
     rows = [{"lr": b.lr, "n_train": b.n_train, "momentum": b.momentum, "log_b": float(y),
-             "se_log_b": float(s), "predicted_log_b": float(p), "z": float((y - p) / s)}
-            for b, y, s, p in zip(used, log_b, se, predicted, strict=True)]
+             "se_log_b": float(s), "simulated_sd": float(d), "predicted_log_b": float(p),
+             "z": float((y - p) / d)}
+            for b, y, s, d, p in zip(used, log_b, se, spread, predicted, strict=True)]
     return GOptFit(g_opt=math.exp(log_g), ci_low=math.exp(log_g - half),
                    ci_high=math.exp(log_g + half), se_log_g=se_g, confidence=confidence,
                    n_seeds=int(seeds.size), statistic=statistic, dof=len(used) - 1,
@@ -143,24 +144,23 @@ def fit_g_opt(b_opts: Sequence[BOpt], *, replicates: int = 200, seed: int = 0,
 
 
 def _null_statistics(used: Sequence[BOpt], predicted: np.ndarray, replicates: int, seed: int,
-                     n_fit: int) -> np.ndarray:
-    """Q of synthetic sweeps obeying the law: each slice's seed-mean curve moved so that its
-    noise-free estimate sits on the fitted curve, plus the sweep's own seed patterns."""
+                     n_fit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Q of synthetic sweeps obeying the law (each slice's seed-mean curve and seed patterns
+    moved so that its noise-free estimate sits on the fitted curve), and the per-slice spread σ
+    of their estimates that weights it."""
     noise = sweep_noise(used)
-    truths = [shifted_truth(t, x, p - noise_free_log_b(t, x, n_fit))
-              for t, x, p in zip(noise.truths, noise.grids, predicted, strict=True)]
+    noise = shifted(noise, [p - noise_free_log_b(t, x, n_fit) for t, x, p in
+                            zip(noise.truths, noise.grids, predicted, strict=True)])
     n_seeds = int(np.median([b.seeds.size for b in used]))
     rng = np.random.default_rng(seed)
-    values = synthetic_values(noise, truths, n_seeds, replicates, rng)
+    values = synthetic_values(noise, noise.truths, n_seeds, replicates, rng)
     estimates = [estimate_values(v, x, n_fit) for v, x in zip(values, noise.grids, strict=True)]
     log_b = np.stack([e[0] for e in estimates], axis=-1)  # (R, K)
-    loo = np.stack([e[1] for e in estimates], axis=-1)  # (R, S, K)
-    se = jackknife_se(np.moveaxis(loo, 1, -1))  # (R, K)
     lr, n_train, momentum = _slice_arrays(used)
     log_g = fit_log_g(log_b, lr, n_train, momentum)
     fitted = predicted_log_b(lr, n_train, momentum, log_g[:, None])
-    with np.errstate(divide="ignore", invalid="ignore"):  # se = 0: a locked estimate, Q = ∞
-        return np.sum(((log_b - fitted) / se) ** 2, axis=-1)
+    spread = log_b.std(axis=0, ddof=1)
+    return np.sum(((log_b - fitted) / spread) ** 2, axis=-1), spread
 
 
 @dataclasses.dataclass(frozen=True)

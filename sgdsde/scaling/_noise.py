@@ -84,5 +84,18 @@ def noise_free_log_b(truth: np.ndarray, x: np.ndarray, n_fit: int) -> float:
 
 def shifted_truth(truth: np.ndarray, x: np.ndarray, shift: float) -> np.ndarray:
     """The curve moved by `shift` in ln B (its peak moves with it), held constant beyond the
-    grid's ends."""
-    return np.interp(x - shift, x, truth)
+    grid's ends; `truth` may be (nB,) or a stack of rows (..., nB)."""
+    flat = np.reshape(truth, (-1, x.size))
+    moved = np.array([np.interp(x - shift, x, row) for row in flat])
+    return moved.reshape(np.shape(truth))
+
+
+def shifted(noise: SweepNoise, shifts: Sequence[float]) -> SweepNoise:
+    """Every slice's truth *and* noise patterns moved by its shift in ln B, so that the noise
+    around a moved peak is the noise that was around it."""
+    return SweepNoise(
+        noise.seeds, noise.grids,
+        tuple(shifted_truth(t, x, d) for t, x, d in zip(noise.truths, noise.grids, shifts,
+                                                          strict=True)),
+        tuple(shifted_truth(p, x, d) for p, x, d in zip(noise.patterns, noise.grids, shifts,
+                                                          strict=True)))

@@ -55,8 +55,8 @@ class EvidenceTourSettings:
     """Sizes of the evidence section: the label experiment on `classes` of MNIST-1D with
     `n_random` / `n_informative` training examples and `n_test` test examples over `lambdas`;
     the flatness study (MLP width `flat_width`, `flat_n_train` examples, ε = `flat_lr`,
-    `flat_updates` updates at each of `flat_batch_sizes`, `flat_seeds` seeds, λ =
-    `flat_prior_precision`)."""
+    SDE time `flat_sde_time` (updates·ε) at each of `flat_batch_sizes`, `flat_seeds` seeds,
+    λ = `flat_prior_precision`)."""
 
     classes: tuple[int, int] = (0, 1)
     n_random: int = 64
@@ -68,7 +68,7 @@ class EvidenceTourSettings:
     flat_width: int = 16
     flat_lr: float = 0.1
     flat_batch_sizes: tuple[int, ...] = (5, 25, 125)
-    flat_updates: int = 2000
+    flat_sde_time: float = 200.0
     flat_seeds: int = 4
     flat_prior_precision: float = 1.0
     seed: int = 0
@@ -77,7 +77,7 @@ class EvidenceTourSettings:
     def quick(cls, **overrides: Any) -> EvidenceTourSettings:
         """Seconds of compute (smoke tests)."""
         small = dict(n_test=200, draws=3, lambdas=(1e-3, 1e-1, 10.0), flat_n_train=100,
-                     flat_width=4, flat_batch_sizes=(5, 50), flat_updates=100, flat_seeds=2)
+                     flat_width=4, flat_batch_sizes=(5, 50), flat_sde_time=10.0, flat_seeds=2)
         return cls(**{**small, **overrides})
 
 
@@ -144,12 +144,15 @@ def flatness_claim(summaries: Sequence[Mapping[str, Any]]) -> Claim:
     high, low = summaries[0], summaries[-1]
     drop, se = trace_drop(summaries)
     z = bonferroni_z(1)
+    progress = ", ".join(f"g = {p['noise_scale']:.3g}: {p['epochs']:g} epochs, train loss "
+                         f"{p['train_loss']['mean']:.3f}" for p in (high, low))
     return Claim(
-        "noise_flattens", "SGD at a larger noise scale g ends at flatter points",
+        "noise_flattens", "At equal SDE time (the SDE's clock: the runs differ only in their "
+        "noise), SGD at a larger noise scale g ends at flatter points",
         f"tr ∇∇C falls from g = {low['noise_scale']:.3g} to g = {high['noise_scale']:.3g} by "
         f"> {z:.2f} se",
         f"falls by {drop:.4g} ± {se:.2g} (tr {low['hessian_trace']['mean']:.4g} → "
-        f"{high['hessian_trace']['mean']:.4g})",
+        f"{high['hessian_trace']['mean']:.4g}); progress {progress}",
         bool(math.isfinite(drop) and drop > z * se), f"z of the difference at α={ALPHA}")
 
 
@@ -175,7 +178,7 @@ def run_evidence_section(
                                  seed=settings.seed)
         points = flatness_study(
             flat_data, settings.flat_batch_sizes, lr=settings.flat_lr,
-            updates=settings.flat_updates, seeds=settings.flat_seeds, width=settings.flat_width,
+            sde_time=settings.flat_sde_time, seeds=settings.flat_seeds, width=settings.flat_width,
             prior_precision=settings.flat_prior_precision, seed=settings.seed)
     summaries = [p.summary() for p in points]
     claims = label_claims(random, informative, settings.n_test)

@@ -132,13 +132,25 @@ def _number(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}g}"
 
 
-def _law_claim(analysis: Mapping[str, Any]) -> Claim:
-    g, fit = analysis["g_opt"], analysis["fits"].get("lr")
+#: How each scaling variable reads in a claim.
+_LAW_NAMES = {"lr": ("ε", "B_opt ∝ ε"), "n_train": ("N", "B_opt ∝ N"),
+              "inv_one_minus_m": ("1/(1−m)", "B_opt ∝ 1/(1−m)")}
+
+
+def law_claim(analysis: Mapping[str, Any], variable: str = "lr") -> Claim:
+    """The law of `variable` (``"lr"``, ``"n_train"`` or ``"inv_one_minus_m"``) from a
+    :meth:`SweepAnalysis.to_dict` record: B_opt follows εN/(ε + g_opt(1−m)) with one g_opt (the
+    Monte Carlo goodness of fit passes at α/2) and the fitted slope's jackknife-t interval at
+    1 − α/2 contains the slope that prediction implies (Bonferroni over the two, α = ALPHA)."""
+    symbol, law = _LAW_NAMES[variable]
+    g, fit = analysis["g_opt"], analysis["fits"].get(variable)
     level = 1 - ALPHA / 2
+    statement = (f"The test-accuracy-optimal batch size follows B_opt = εN/(ε + g_opt(1−m)) "
+                 f"with one g_opt across {symbol} (so {law} up to the N/B − 1 correction)")
     if g is None or fit is None:
-        why = analysis["errors"].get("g_opt") or analysis["errors"].get("lr", "no ε slope")
-        return Claim("b_opt_vs_lr", "The test-accuracy-optimal batch size follows "
-                     "B_opt = εN/(ε + g_opt(1−m)) with one g_opt", "a located B_opt per slice",
+        why = analysis["errors"].get("g_opt") or analysis["errors"].get(
+            variable, f"the sweep does not vary {symbol}")
+        return Claim(f"b_opt_vs_{variable}", statement, "a located B_opt per slice",
                      f"no fit: {why}", False, "goodness of fit and slope interval")
     t_ratio = (stats.t.isf(ALPHA / 4, fit["n_seeds"] - 1)
                / stats.t.isf((1 - fit["confidence"]) / 2, fit["n_seeds"] - 1))
@@ -147,10 +159,8 @@ def _law_claim(analysis: Mapping[str, Any]) -> Claim:
     coverage = analysis["coverage"]["rates"] if analysis["coverage"] else {}
     measured_cov = ", ".join(f"{k} {v['rate']:.1%}" for k, v in coverage.items())
     return Claim(
-        name="b_opt_vs_lr",
-        statement="The test-accuracy-optimal batch size follows B_opt = εN/(ε + g_opt(1−m)) "
-        "with one g_opt across ε (so B_opt ∝ ε up to the N/B − 1 correction)",
-        predicted=f"goodness of fit p > {ALPHA / 2:g}; slope of ln B_opt against ln ε = "
+        name=f"b_opt_vs_{variable}", statement=statement,
+        predicted=f"goodness of fit p > {ALPHA / 2:g}; slope of ln B_opt against ln {symbol} = "
         f"{fit['predicted_slope']:.3f} at the fitted g_opt (1 only as B ≪ N)",
         measured=f"g_opt = {g['g_opt']:.3g} [{g['ci_low']:.3g}, {g['ci_high']:.3g}], "
         f"p = {g['p_value']:.2g}; slope {fit['slope']:.3f}, {level:.1%} interval "
@@ -213,7 +223,7 @@ def _schedule_claim(schedules: Mapping[str, Any]) -> Claim:
 def scaling_claims(record: Mapping[str, Any]) -> list[Claim]:
     """The section's three claims (module docstring) from its record."""
     analysis = record["analysis"]
-    return [_law_claim(analysis), _collapse_claim(analysis),
+    return [law_claim(analysis), _collapse_claim(analysis),
             _schedule_claim(record["schedules"])]
 
 
