@@ -100,23 +100,24 @@ def _scaling_record(fit, p_value=0.5, in_g=0.005, in_b=0.05, schedule_gap=0.001)
     }
 
 
-FIT = {"slope": 0.99, "ci_low": 0.93, "ci_high": 1.05, "n_slices": 7, "excluded": [],
-       "predicted_slope": 0.976, "n_seeds": 4, "confidence": 0.95}
+FIT = {"slope": 0.99, "ci_low": 0.93, "ci_high": 1.05, "slope_se": 0.02, "n_slices": 7,
+       "excluded": [], "predicted_slope": 0.976, "n_seeds": 4, "confidence": 0.95}
 
 
 def test_scaling_claims():
     """The claims' logic on hand-made records: the law holds when the goodness of fit passes
-    and the interval (widened to 1 − α/2) holds the predicted slope; the collapse is an
-    equivalence on both axes; the schedules are equivalent within one run's sd by TOST."""
+    and the slope equals the predicted one within ±0.25 by TOST (0.014 + 5.84·0.02 = 0.13);
+    the collapse is an equivalence on both axes; the schedules are equivalent within one run's
+    sd by TOST."""
     law, collapse, schedule = scaling_claims(_scaling_record(FIT))
     assert law.held and collapse.held and schedule.held
     assert "0.976" in law.predicted and "g_opt = 13" in law.measured
     missing, _, _ = scaling_claims(_scaling_record(None))
     assert not missing.held and "no fit" in missing.measured
     rejected, _, _ = scaling_claims(_scaling_record(FIT, p_value=0.001))
-    off, _, _ = scaling_claims(_scaling_record({**FIT, "slope": 1.2, "ci_low": 1.15,
-                                                "ci_high": 1.25}))
-    assert not rejected.held and not off.held
+    off, _, _ = scaling_claims(_scaling_record({**FIT, "slope": 1.2}))  # 0.224 + 0.117
+    vague, _, _ = scaling_claims(_scaling_record({**FIT, "slope_se": 0.1}))  # cannot tell
+    assert not rejected.held and not off.held and not vague.held
     _, spread_in_g, _ = scaling_claims(_scaling_record(FIT, in_g=0.015))  # 0.015 + 5.8·0.001
     _, close_in_b, _ = scaling_claims(_scaling_record(FIT, in_b=0.022))
     assert not spread_in_g.held and not close_in_b.held

@@ -27,6 +27,7 @@ from ._run import Tour as Tour
 from ._run import check_parts as check_parts
 from ._run import run_part as run_part
 from ._run import run_tour as run_tour
+from ._scaling import SLOPE_MARGIN as SLOPE_MARGIN
 from ._scaling import ScalingTourSettings as ScalingTourSettings
 from ._scaling import law_claim as law_claim
 from ._scaling import scaling_claims as scaling_claims
@@ -34,7 +35,7 @@ from ._scaling import sweep_text as sweep_text
 from ._scaling import tour_sweep as tour_sweep
 
 __all__ = [
-    "ALPHA", "PARTS", "Claim", "EvidenceTourSettings", "LearnedTourSettings",
+    "ALPHA", "PARTS", "SLOPE_MARGIN", "Claim", "EvidenceTourSettings", "LearnedTourSettings",
     "PartResult", "QuadraticTourResult", "QuadraticTourSettings", "ScalingTourSettings", "Tour",
     "bonferroni_z", "build_report", "check_parts", "covariance_difference_z", "entry_z_scores",
     "environment", "flatness_claim", "label_claims", "law_claim", "learned_claims", "one_sided_z",
