@@ -33,12 +33,13 @@ from typing import Any
 from _common import parse_args, print_claims, write_outputs
 
 from sgdsde import write_text
-from sgdsde.plots import save_figure, scaling_figures
+from sgdsde.plots import accuracy_vs_batch_figure, save_figure, scaling_figures
 from sgdsde.scaling import (
     VARIED,
     SweepConfig,
     analyse_sweep,
     load_config,
+    locate_b_opt,
     prepare_out,
     read_results,
     run_sweep,
@@ -88,8 +89,8 @@ def run_law(law: str, scale: str, out: Path) -> tuple[list[dict[str, Any]], dict
         prepare_out(folder, config, config.to_toml())
         start = time.perf_counter()
         summary = run_sweep(config, folder)
-        analysis = analyse_sweep(read_results(folder), METRIC, replicates=REPLICATES[scale],
-                                 seed=SEED)
+        table = read_results(folder)
+        analysis = analyse_sweep(table, METRIC, replicates=REPLICATES[scale], seed=SEED)
         record = analysis.to_dict()
         claim = law_claim(record, variable).to_dict()
         claim["statement"] = f"[{name}] {claim['statement']}"
@@ -97,6 +98,11 @@ def run_law(law: str, scale: str, out: Path) -> tuple[list[dict[str, Any]], dict
                         "summary": dataclasses.asdict(summary), "analysis": record,
                         "claim": claim, "wall_seconds": time.perf_counter() - start})
         figures.update({f"{name}_{stem}": fig for stem, fig in scaling_figures(analysis).items()})
+        # memorisation: the peak in B needs the large-B runs to (over)fit the training set
+        figures[f"{name}_train_accuracy_vs_b"] = accuracy_vs_batch_figure(
+            locate_b_opt(table, "final_train_accuracy"), "final train accuracy against B "
+            "(a peak of test accuracy in B needs the large-B runs to memorise)",
+            mark_optimum=False)
     return records, figures
 
 

@@ -267,9 +267,9 @@ def collapse_table(shift):
 
 
 def test_collapse_is_tested_as_an_equivalence():
-    """Collapsed curves: the spread's upper bound is below a tenth of the range the mean curve
-    spans over the compared g; a shift of 0.05·ln(lr/0.1) between curves (rms ≈ 0.04 across
-    the four ε) puts its lower bound above that margin; the collapsed data against B (where the
+    """Collapsed curves: the spread's upper bound is below one run's seed-to-seed sd (≈ SIGMA);
+    a shift of 0.05·ln(lr/0.1) between curves (rms ≈ 0.04 across the four ε) puts its lower
+    bound above that margin; the collapsed data against B (where the
     four ε differ by a factor 8 in g), with the same margin, are separated too. The score's
     permutation null (labels shuffled within seed and g bin) is reported beside it."""
     good = collapse_in_g(collapse_table(0.0), permutations=50)
@@ -279,7 +279,7 @@ def test_collapse_is_tested_as_an_equivalence():
     assert len(good.curves) == 4 and good.overlap is not None
     assert good.collapsed and not good.separated and good.spread_high < good.margin
     assert bad.separated and not bad.collapsed and against_b.separated
-    assert good.margin == pytest.approx(0.1 * good.metric_range)
+    assert good.margin == pytest.approx(good.run_sd) and 0.5 * SIGMA < good.margin < 2 * SIGMA
     assert good.score < 3.0 < bad.score and 0 < good.permutation_p <= 1
     assert bad.permutation_p < 0.05 and good.permutation_p > 0.05
     assert good.n_nonpositive_g == 2 * 4 * SEEDS  # B = 4096, 8192 ≥ N give g ≤ 0

@@ -15,16 +15,19 @@ VARIABLE_LABELS = {"lr": "learning rate ε", "n_train": "training-set size N",
                    "inv_one_minus_m": "1/(1 − m)"}
 
 
-def accuracy_vs_batch_figure(b_opts: Sequence[BOpt], title: str = "") -> Figure:
+def accuracy_vs_batch_figure(b_opts: Sequence[BOpt], title: str = "", *,
+                             mark_optimum: bool = True) -> Figure:
     """The metric against the batch size (log axis), one line per slice: seed means with
-    standard-error bars, the fitted quadratic in log B over its window (dashed) and B_opt with
-    its jackknife-t interval (a horizontal bar at the fitted peak). An optimum at the grid's
-    edge is drawn hollow; diverged runs are counted in the legend.
+    standard-error bars and, with `mark_optimum`, the fitted quadratic in log B over its window
+    (dashed) and B_opt with its jackknife-t interval (a horizontal bar at the fitted peak). An
+    optimum at the grid's edge is drawn hollow; diverged runs are counted in the legend.
 
     **Arguments:**
 
     - `b_opts`: output of :func:`sgdsde.scaling.locate_b_opt`.
     - `title`: the figure's title.
+    - `mark_optimum`: draw the fit and B_opt (off for a metric whose optimum is not the point,
+      e.g. train accuracy as a measure of memorisation).
 
     **Returns:** the figure.
     """
@@ -36,6 +39,8 @@ def accuracy_vs_batch_figure(b_opts: Sequence[BOpt], title: str = "") -> Figure:
             label += f" ({b.n_diverged} diverged)"
         ax.errorbar(b.batch_sizes, b.means, yerr=np.nan_to_num(b.stderrs), fmt="-o",
                     color=color, markersize=3, capsize=2, label=label)
+        if not mark_optimum:
+            continue
         ax.plot(b.fit_b, b.fit_values, "--", color=color, linewidth=1)
         # The percentile interval need not contain the point estimate: draw it as a bar.
         ax.plot([b.ci_low, b.ci_high], [b.peak_value] * 2, "-|", color=color, linewidth=1.5)
@@ -46,8 +51,9 @@ def accuracy_vs_batch_figure(b_opts: Sequence[BOpt], title: str = "") -> Figure:
     ax.set_ylabel(b_opts[0].metric.replace("_", " ") if b_opts else "")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    ax.set_title(title or "metric vs batch size; ◆ = B_opt (jackknife-t interval), "
-                 "hollow = not located (edge, not concave)", fontsize=9)
+    ax.set_title(title or ("metric vs batch size; ◆ = B_opt (jackknife-t interval), hollow = "
+                           "not located (edge, not concave)" if mark_optimum
+                           else "metric vs batch size"), fontsize=9)
     return fig
 
 

@@ -56,7 +56,7 @@ class SweepAnalysis:
 
 
 def analyse_sweep(table: Any, metric: str = "final_test_accuracy", *, replicates: int = 200,
-                  seed: int = 0, confidence: float = 0.95, margin_fraction: float = 0.1,
+                  seed: int = 0, confidence: float = 0.95,
                   alpha: float = 0.05) -> SweepAnalysis:
     """Analyse a sweep's runs (a pyarrow Table or a mapping of columns).
 
@@ -67,9 +67,8 @@ def analyse_sweep(table: Any, metric: str = "final_test_accuracy", *, replicates
     - `replicates`: synthetic sweeps for the g_opt goodness of fit and the coverage, and label
       permutations for the collapse score; `seed` seeds them all.
     - `confidence`: nominal level of the intervals.
-    - `margin_fraction`, `alpha`: the collapse's equivalence margin (a fraction of the range
-      of the mean curve in g over the compared range) and one-sided level; the contrast
-      against B uses the same margin.
+    - `alpha`: the one-sided level of the collapse's equivalence bounds (its margin is one
+      run's seed-to-seed sd; the contrast against B uses the same margin).
 
     **Returns:** a :class:`SweepAnalysis`. The collapse curves are one per value of the first
     of ε, N, m that the sweep varies.
@@ -95,6 +94,6 @@ def analyse_sweep(table: Any, metric: str = "final_test_accuracy", *, replicates
         except ValueError as error:
             errors[variable] = str(error)
     options = dict(by=by, alpha=alpha, permutations=replicates, seed=seed)
-    collapse = collapse_in_g(table, metric, margin_fraction=margin_fraction, **options)
+    collapse = collapse_in_g(table, metric, **options)
     contrast = collapse_in_g(table, metric, x="batch_size", margin=collapse.margin, **options)
     return SweepAnalysis(metric, b_opts, g_opt, fits, collapse, contrast, coverage, errors)

@@ -9,10 +9,10 @@ standard errors.
 
 - **The decision** is an equivalence: the *spread* D = √(mean between variance), the rms
   difference between curves in units of the metric, must be below a margin δ stated beside
-  the claim — by default a tenth of the range the mean curve spans over the compared range of
-  g (the metric's variation that choosing B is about): curves that differ by less than that
-  are one curve for that purpose. The contrast against B takes the margin of the collapse in g
-  (`margin`), so both answer the same question. D's standard error is the
+  the claim — by default one run's seed-to-seed standard deviation of the metric (the rms
+  seed-noise standard error of a curve's points times √S): curves that differ by less than
+  rerunning with another seed does are one curve. The contrast against B takes the margin of
+  the collapse in g (`margin`), so both answer the same question. D's standard error is the
   jackknife over seeds (each seed left out of every curve at once, so curves that share seeds
   stay correlated as in the data), and ``spread_high``/``spread_low`` are its one-sided
   Student-t bounds with S − 1 degrees of freedom at level `alpha`. "Collapsed" means
@@ -75,7 +75,7 @@ class Collapse:
     spread_low: float
     spread_high: float
     margin: float
-    metric_range: float
+    run_sd: float
     permutation_mean: float
     permutation_p: float
     permutations: int
@@ -103,7 +103,7 @@ class Collapse:
             "rms_between": self.rms_between, "rms_within": self.rms_within,
             "spread": self.spread, "spread_se": self.spread_se, "n_seeds": self.n_seeds,
             "alpha": self.alpha, "spread_low": self.spread_low, "spread_high": self.spread_high,
-            "margin": self.margin, "metric_range": self.metric_range,
+            "margin": self.margin, "run_sd": self.run_sd,
             "collapsed": self.collapsed, "separated": self.separated,
             "permutation_mean": self.permutation_mean, "permutation_p": self.permutation_p,
             "permutations": self.permutations, "overlap_g": self.overlap,
@@ -165,12 +165,12 @@ def _score(curves: list[GCurve], n_grid: int) -> float:
 
 def collapse_in_g(table: Any, metric: str = "final_test_accuracy", *, by: str = "lr",
                   n_grid: int = 50, rtol: float = 1e-9, x: str = "noise_scale",
-                  margin_fraction: float = 0.1, margin: float | None = None,
+                  margin: float | None = None,
                   alpha: float = 0.05, permutations: int = 200, seed: int = 0) -> Collapse:
     """The metric against `x` (default g = ε(N/B − 1)/(1 − m); ``x="batch_size"`` is the
     contrast), one curve per value of `by`, with the equivalence test and the permutation-
     calibrated score of the module docstring, with the margin `margin` (default
-    `margin_fraction` × the mean curve's range over the overlap). Diverged rows and rows with
+    one run's seed-to-seed standard deviation). Diverged rows and rows with
     x ≤ 0 (B ≥ N) are dropped and counted; x values equal within relative `rtol` are pooled.
     Scores and bounds are NaN when fewer than two curves overlap."""
     cols = as_columns(table, (by, x, "seed", metric))
@@ -186,11 +186,11 @@ def collapse_in_g(table: Any, metric: str = "final_test_accuracy", *, by: str = 
     found = _spread(curves, n_grid)
     seeds = np.unique(rows.seed[keep])
     nan, empty = math.nan, np.zeros((0,))
-    metric_range = nan if found is None else float(np.ptp(found[1].mean(axis=0)))
-    margin = margin_fraction * metric_range if margin is None else margin
+    run_sd = nan if found is None else math.sqrt(found[3].mean() * seeds.size)
+    margin = run_sd if margin is None else margin
     common = dict(metric=metric, by=by, x=x, curves=curves, n_diverged=int(diverged.sum()),
                   n_nonpositive_g=int(nonpositive.sum()), n_seeds=int(seeds.size), alpha=alpha,
-                  margin=margin, metric_range=metric_range, permutations=permutations)
+                  margin=margin, run_sd=run_sd, permutations=permutations)
     if found is None:
         return Collapse(log_g_grid=empty, interpolated=np.zeros((0, 0)), between_var=empty,
                         within_var=empty, score=nan, rms_between=nan, rms_within=nan,

@@ -12,8 +12,9 @@ interrupted tour resumes its sweep where it stopped. Claims, at family-wise α =
    distance to the square-root law — by two one-sided tests at α/2. The intervals' coverage,
    measured by simulation from the sweep's own noise, is reported beside them.
 2. Test accuracy is one function of g across ε, and not of B, as an equivalence: the spread
-   between the curves in g is below the margin (a tenth of the range the curves span over the
-   compared g) at one-sided level α/2, and the spread against B is above it at α/2.
+   between the curves in g is below the margin (one run's seed-to-seed standard deviation: what
+   rerunning with another seed does) at one-sided level α/2, and the spread against B is above
+   it at α/2.
 3. Dividing ε by a factor at set epochs, multiplying B by it, or a hybrid reach the same final
    test accuracy, as an equivalence: each paired difference's TOST bound at α/2 (Bonferroni
    over the two comparisons) is below the margin δ = one run's seed-to-seed standard deviation
@@ -192,8 +193,8 @@ def _collapse_claim(analysis: Mapping[str, Any]) -> Claim:
     return Claim(
         name="collapse_in_g", statement="Test accuracy is one function of the noise scale g "
         "across ε (and not of B)",
-        predicted=f"spread between the ε curves in g < margin {_number(margin)} (a tenth of "
-        "the range they span); against B > the same margin",
+        predicted=f"spread between the ε curves in g < margin {_number(margin)} (one run's "
+        "seed-to-seed sd); against B > the same margin",
         measured=f"spread in g {_number(in_g['spread'])} (upper bound {_number(g_high)}), "
         f"against B {_number(in_b['spread'])} (lower bound {_number(b_low)}); score "
         f"{_number(in_g['score'])} in g (permutation null {_number(in_g['permutation_mean'])})"
