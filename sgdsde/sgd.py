@@ -1,7 +1,8 @@
-"""The discrete engine: ensembles of heavy-ball SGD, exactly as ``optax.sgd(lr, momentum)``.
+"""The discrete engine: ensembles of heavy-ball SGD, exactly as ``optax.sgd(lr, momentum)``,
+or of the run's other optax optimiser (RMSprop, Adam; :mod:`sgdsde.optimizers`).
 
 Update (optax convention, docs/theory.md §1): v_{k+1} = m·v_k + ĝ_k, θ_{k+1} = θ_k − ε·v_{k+1},
-v_0 = 0, with ĝ_k the surface's minibatch gradient. P independent paths run in one
+v_0 = 0, with ĝ_k the surface's minibatch gradient (the adaptive updates: docs/adaptive.md §1). P independent paths run in one
 ``jit(vmap(scan))``; trajectories are saved at requested steps and a path that produces a
 NaN/inf is flagged as diverged.
 """
@@ -20,6 +21,7 @@ from ._types import Key, Steps, Trajectories, Vector
 from .brownian import BrownianSpec, Stream, path_keys
 from .config import RunConfig, check_surface_fits_run, checked_save_steps
 from .errors import IncompatibleChoiceError
+from .optimizers import SGD, Optimizer
 from .results import EnsembleRun, diverged_paths, provenance
 from .surface import Surface
 from .theory import minibatch_noise_factor
@@ -69,10 +71,11 @@ def simulate_sgd(
         jnp.asarray(steps),
         batch=(run.batch_size, run.n_train, run.replacement),
         coupling=coupling,
+        optimizer=run.optimizer.traced(start.dtype),
     )
     info = {
         "simulator": "sgd",
-        "optimizer": f"optax.sgd(lr={run.lr}, momentum={run.momentum})",
+        "optimizer": run.optimizer.describe(run.lr, run.momentum),
         "noise": "coupled to SDE Brownian path" if coupling else "minibatch sampler",
         "config": run,
         **provenance(),
@@ -93,13 +96,16 @@ def sgd_trajectories(
     *,
     batch: tuple[int, int | None, bool],
     coupling: BrownianSpec | None,
+    optimizer: Optimizer = SGD(),
 ) -> Trajectories:
     """The compiled kernel of :func:`simulate_sgd`: θ at `save_steps` of one heavy-ball path
     per key, from `theta0` (one compilation for the whole ensemble). `batch` = (B, N,
     replacement) of the minibatch sampler; `coupling` drives Gaussian noise by an SDE's
-    Brownian path instead. Sweeps and schedules vmap it over learning rates and starts."""
+    Brownian path instead; `optimizer` (default heavy-ball SGD) is built here from its
+    hyper-parameters (arrays are traced, :meth:`~sgdsde.optimizers.Optimizer.traced`). Sweeps
+    and schedules vmap it over learning rates and starts."""
     batch_size, n_train, replacement = batch
-    optimizer = optax.sgd(lr, momentum=momentum)
+    transformation = optimizer.transformation(lr, momentum)
     segment_lengths = jnp.diff(save_steps, prepend=0)
 
     def one_path(key: Key) -> Trajectories:
@@ -121,14 +127,14 @@ def sgd_trajectories(
         def sgd_step(_, carry):
             theta, opt_state, sampler, step = carry
             direction, sampler = gradient(theta, step, sampler)
-            updates, opt_state = optimizer.update(direction, opt_state, theta)
+            updates, opt_state = transformation.update(direction, opt_state, theta)
             return optax.apply_updates(theta, updates), opt_state, sampler, step + 1
 
         def segment(carry, length):
             carry = jax.lax.fori_loop(0, length, sgd_step, carry)
             return carry, carry[0]
 
-        start = (theta0, optimizer.init(theta0), surface.sampler_state(), jnp.zeros((), jnp.int32))
+        start = (theta0, transformation.init(theta0), surface.sampler_state(), jnp.zeros((), jnp.int32))
         _, saved = jax.lax.scan(segment, start, segment_lengths)
         return saved
 
