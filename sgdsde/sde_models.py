@@ -193,8 +193,13 @@ class UnderdampedSDE(SDEModel):
 
 
 def noise_diagonal(surface: Surface, theta: Vector) -> Vector:
-    """diag C(θ) = Σ_k (D(θ)e_k)² over the r noise directions (one vmapped noise product per
-    direction; on a learned surface these are the N centred per-example gradients)."""
+    """diag C(θ): the variance of the per-example gradients when the surface offers them
+    (``per_example_gradients``, one pass over the N examples), else Σ_k (D(θ)e_k)² over the r
+    noise directions (one noise product per direction)."""
+    per_example = getattr(surface, "per_example_gradients", None)
+    if per_example is not None:
+        gradients = per_example(theta)
+        return jnp.mean((gradients - gradients.mean(0)) ** 2, axis=0)
     basis = jnp.eye(surface.noise_dim, dtype=theta.dtype)
     columns = jax.vmap(lambda e: surface.noise_apply(theta, e))(basis)
     return jnp.sum(columns**2, axis=0)
