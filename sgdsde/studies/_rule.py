@@ -18,6 +18,7 @@ that keeps every checkpoint within that fraction of the training progress keeps 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,16 +26,26 @@ import jax
 import numpy as np
 from scipy import stats
 
-from .._validation import check_choice, check_number
+from .._validation import check_choice, check_int, check_number
 from ..compare import difference_estimate, mean_estimate
 from ..config import RunConfig, checkpoint_steps
 from ..errors import ParameterRangeError
+from ..optimizers import make_optimizer
 from ..rules import RULES, check_kappa, scaled_run
 from ..sgd import simulate_sgd
 from ..surfaces import LearnedSurface, Surface
 
 #: Verdicts of one κ against κ = 1.
-VERDICTS = ("equivalent", "different", "inconclusive", "diverged")
+VERDICTS = ("reference", "equivalent", "different", "inconclusive", "diverged")
+
+#: Base hyper-parameters of the rule studies per optimiser: (learning rate, optimiser
+#: hyper-parameters). The decays are close to 1 so that the square-root rule stays valid up to
+#: κ = 100 (β' = 1 − κ(1−β) ≥ 0), and RMSprop is bias-corrected (it then has an SDE limit).
+RULE_BASES: dict[str, tuple[float, dict[str, Any]]] = {
+    "sgd": (0.02, {}),
+    "rmsprop": (1e-3, {"decay": 0.999, "bias_correction": True}),
+    "adam": (1e-3, {"b1": 0.99, "b2": 0.999}),
+}
 
 
 def trajectory_metrics(surface: Surface, theta: jax.Array) -> dict[str, np.ndarray]:
@@ -72,6 +83,24 @@ def check_equal_epochs(steps: int, kappas: Sequence[float], checkpoints: int) ->
                 "steps", steps, f"a multiple of kappa*(checkpoints-1) for every kappa "
                 f"(kappa={kappa:g}, checkpoints={checkpoints}) so that every run is saved at "
                 "the same epochs")
+
+
+def rule_base_run(optimizer: str, *, n_train: int, batch_size: int, epochs: float,
+                  kappas: Sequence[float], checkpoints: int, paths: int, seed: int = 0,
+                  lr: float | None = None, **hyperparameters: Any) -> RunConfig:
+    """The κ = 1 run of a rule study on N = `n_train` examples drawn with replacement:
+    :data:`RULE_BASES` unless `lr` or `hyperparameters` are given, and about `epochs` epochs,
+    rounded up to a multiple of κ·(checkpoints − 1) for every (integer) κ."""
+    default_lr, default_hyper = RULE_BASES[check_choice("optimizer", optimizer, RULE_BASES)]
+    check_int("checkpoints", checkpoints, minimum=2)
+    check_number("epochs", epochs, above=0.0)
+    unit = math.lcm(*(check_int("kappa", k) * (checkpoints - 1) for k in kappas))
+    per_epoch = check_int("n_train", n_train, minimum=2) / check_int("batch_size", batch_size)
+    steps = unit * math.ceil(epochs * per_epoch / unit)
+    return RunConfig(lr=default_lr if lr is None else lr, batch_size=batch_size,
+                     n_train=n_train, replacement=True, steps=steps, paths=paths, seed=seed,
+                     optimizer=make_optimizer(optimizer, **{**default_hyper,
+                                                            **hyperparameters}))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,8 +190,9 @@ def rule_study(surface: Surface, base: RunConfig, rule: str, kappas: Sequence[fl
             row["final_interval"][name] = [float(d[-1]) - half, float(d[-1]) + half]
             equivalent &= bool(np.all(tost(d, se, margins[name], alpha)))
             different |= bool(np.any(outside_margin(d, se, margins[name], alpha, count)))
-        row["verdict"] = ("diverged" if fraction > 0.5 else "equivalent" if equivalent
-                          else "different" if different else "inconclusive")
+        row["verdict"] = ("reference" if kappa == 1.0 else "diverged" if fraction > 0.5
+                          else "equivalent" if equivalent else "different" if different
+                          else "inconclusive")
         rows.append(row)
     return RuleStudy(rule=rule, optimizer=base.optimizer.name, margins=margins,
                      margin_fraction=margin_fraction, alpha=alpha,

@@ -2,6 +2,9 @@
 (:func:`run_tour`, :meth:`Tour.save`), built from a claims framework (:class:`Claim`, fixed
 tests at family-wise :data:`ALPHA`) and one module per part."""
 
+from ._adaptive import AdaptiveTourSettings as AdaptiveTourSettings
+from ._adaptive import adaptive_claims as adaptive_claims
+from ._adaptive import run_adaptive_section as run_adaptive_section
 from ._claims import ALPHA as ALPHA
 from ._claims import Claim as Claim
 from ._claims import bonferroni_z as bonferroni_z
@@ -33,6 +36,7 @@ from ._scaling import scaling_claims as scaling_claims
 from ._scaling import sweep_text as sweep_text
 
 __all__ = [
+    "AdaptiveTourSettings", "adaptive_claims", "run_adaptive_section",
     "ALPHA", "COLLAPSE_BOUND", "PARTS", "Claim", "EvidenceTourSettings", "LearnedTourSettings",
     "PartResult", "QuadraticTourResult", "QuadraticTourSettings", "ScalingTourSettings", "Tour",
     "bonferroni_z", "build_report", "check_parts", "covariance_difference_z", "entry_z_scores",
