@@ -28,7 +28,8 @@ def check_kappa(kappa: object, batch_size: int, n_train: int | None) -> float:
     value = check_number("kappa", kappa, at_least=1.0)
     scaled = value * batch_size
     if abs(scaled - round(scaled)) > 1e-9 * scaled:
-        raise ParameterRangeError("kappa", kappa, f"such that kappa*B is an integer (B={batch_size})")
+        raise ParameterRangeError("kappa", kappa,
+                                  f"such that kappa*B is an integer (B={batch_size})")
     if n_train is not None and round(scaled) > n_train:
         raise ParameterRangeError(
             "kappa", kappa, f"<= n_train/B = {n_train / batch_size:g} (B={batch_size}, "

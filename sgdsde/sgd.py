@@ -2,9 +2,9 @@
 or of the run's other optax optimiser (RMSprop, Adam; :mod:`sgdsde.optimizers`).
 
 Update (optax convention, docs/theory.md §1): v_{k+1} = m·v_k + ĝ_k, θ_{k+1} = θ_k − ε·v_{k+1},
-v_0 = 0, with ĝ_k the surface's minibatch gradient (the adaptive updates: docs/adaptive.md §1). P independent paths run in one
-``jit(vmap(scan))``; trajectories are saved at requested steps and a path that produces a
-NaN/inf is flagged as diverged.
+v_0 = 0, with ĝ_k the surface's minibatch gradient (the adaptive updates: docs/adaptive.md
+§1). P independent paths run in one ``jit(vmap(scan))``; trajectories are saved at requested
+steps and a path that produces a NaN/inf is flagged as diverged.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from .optimizers import SGD, Optimizer
 from .results import EnsembleRun, diverged_paths, provenance
 from .surface import Surface
 from .theory import minibatch_noise_factor
+
+#: The kernel's optimiser when none is given: heavy-ball ``optax.sgd``.
+DEFAULT_OPTIMIZER = SGD()
 
 
 def simulate_sgd(
@@ -71,7 +74,7 @@ def simulate_sgd(
         jnp.asarray(steps),
         batch=(run.batch_size, run.n_train, run.replacement),
         coupling=coupling,
-        optimizer=run.optimizer.traced(start.dtype),
+        optimizer_config=run.optimizer.traced(start.dtype),
     )
     info = {
         "simulator": "sgd",
@@ -96,16 +99,16 @@ def sgd_trajectories(
     *,
     batch: tuple[int, int | None, bool],
     coupling: BrownianSpec | None,
-    optimizer: Optimizer = SGD(),
+    optimizer_config: Optimizer = DEFAULT_OPTIMIZER,
 ) -> Trajectories:
     """The compiled kernel of :func:`simulate_sgd`: θ at `save_steps` of one heavy-ball path
     per key, from `theta0` (one compilation for the whole ensemble). `batch` = (B, N,
     replacement) of the minibatch sampler; `coupling` drives Gaussian noise by an SDE's
-    Brownian path instead; `optimizer` (default heavy-ball SGD) is built here from its
+    Brownian path instead; `optimizer_config` (default heavy-ball SGD) is built here from its
     hyper-parameters (arrays are traced, :meth:`~sgdsde.optimizers.Optimizer.traced`). Sweeps
     and schedules vmap it over learning rates and starts."""
     batch_size, n_train, replacement = batch
-    transformation = optimizer.transformation(lr, momentum)
+    optimizer = optimizer_config.transformation(lr, momentum)
     segment_lengths = jnp.diff(save_steps, prepend=0)
 
     def one_path(key: Key) -> Trajectories:
@@ -127,14 +130,14 @@ def sgd_trajectories(
         def sgd_step(_, carry):
             theta, opt_state, sampler, step = carry
             direction, sampler = gradient(theta, step, sampler)
-            updates, opt_state = transformation.update(direction, opt_state, theta)
+            updates, opt_state = optimizer.update(direction, opt_state, theta)
             return optax.apply_updates(theta, updates), opt_state, sampler, step + 1
 
         def segment(carry, length):
             carry = jax.lax.fori_loop(0, length, sgd_step, carry)
             return carry, carry[0]
 
-        start = (theta0, transformation.init(theta0), surface.sampler_state(), jnp.zeros((), jnp.int32))
+        start = (theta0, optimizer.init(theta0), surface.sampler_state(), jnp.zeros((), jnp.int32))
         _, saved = jax.lax.scan(segment, start, segment_lengths)
         return saved
 

@@ -11,6 +11,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from tolerances import assert_one_line_error
 from typer.testing import CliRunner
 
 from sgdsde import Quadratic, RunConfig, SDEConfig, setup_sde, simulate_sde, simulate_sgd
@@ -21,7 +22,6 @@ from sgdsde.optimizers import OPTIMIZERS, SGD, Adam, RMSprop, make_optimizer
 from sgdsde.rules import scaled_run
 from sgdsde.sde_models import AdamSDE, RMSpropSDE
 from sgdsde.studies import check_equal_epochs, outside_margin, rule_base_run, tost
-from tolerances import assert_one_line_error
 
 runner = CliRunner()
 

@@ -21,7 +21,8 @@ from ._scaling import scaling_figures as scaling_figures
 
 __all__ = [
     "accuracy_vs_batch_figure", "collapse_figure", "covariance_figure", "evidence_figure",
-    "family_figure", "flatness_figure", "momentum_figure", "rule_figure", "gap_scaling_figure", "learned_trajectories_figure", "quadratic_figures",
+    "family_figure", "flatness_figure", "gap_scaling_figure", "learned_trajectories_figure",
+    "momentum_figure", "quadratic_figures", "rule_figure",
     "random_label_figure", "save_figure", "scaling_figure", "scaling_figures", "subplots",
     "weak_gap_figure",
 ]

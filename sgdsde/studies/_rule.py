@@ -133,10 +133,11 @@ def _estimates(values: np.ndarray) -> dict[str, list[float]]:
 
 
 def rule_study(surface: Surface, base: RunConfig, rule: str, kappas: Sequence[float], *,
-               checkpoints: int = 5, margin_fraction: float = 0.1, alpha: float = 0.01
-               ) -> RuleStudy:
-    """Run `base` scaled by `rule` for every κ in `kappas` (1 first, added if missing) and
-    decide each κ against κ = 1 (module docstring).
+               checkpoints: int = 5, margin_fraction: float = 0.1, alpha: float = 0.01,
+               theta0: jax.Array | None = None) -> RuleStudy:
+    """Run `base` scaled by `rule` for every κ in `kappas` (1 first, added if missing) from
+    `theta0` (default: the surface's start) and decide each κ against κ = 1 (module
+    docstring).
 
     Everything is checked before anything is compiled: the rule, every κ (κ ≥ 1, κB ≤ N, each
     decay stays ≥ 0 under the square-root rule), and that ``base.steps`` is a multiple of
@@ -152,8 +153,8 @@ def rule_study(surface: Surface, base: RunConfig, rule: str, kappas: Sequence[fl
     intervals = checkpoints - 1
     trajectories, diverged = [], []
     for run in runs:
-        ensemble = simulate_sgd(surface, run, save_steps=checkpoint_steps(run.steps,
-                                                                          checkpoints))
+        ensemble = simulate_sgd(surface, run, theta0=theta0,
+                                save_steps=checkpoint_steps(run.steps, checkpoints))
         keep = ~np.asarray(ensemble.diverged)
         trajectories.append(trajectory_metrics(surface, ensemble.theta[keep])
                             if keep.sum() > 1 else None)
