@@ -114,7 +114,7 @@ def test_weak_error_order_over_a_square_root_family(name):
     z = z_bound(2)
     assert fit["points"] >= 4
     assert abs(fit["order"] - 2.0) <= z * fit["order_stderr"], fit
-    assert fit["order"] - 1.0 > z * fit["order_stderr"] / 2, fit
+    assert fit["order"] - 1.0 > z * fit["order_stderr"], fit
 
 
 def test_rules_on_the_quadratic():

@@ -224,3 +224,25 @@ def test_equal_epochs_and_the_base_run():
 def test_rule_command_rejects_bad_input_before_compiling(no_compilation, args, names):
     result = runner.invoke(app, ["rule", "--json", *args])
     assert_one_line_error(result, names)
+
+
+def test_rule_command_json_reports_every_kappa():
+    """One JSON object: per κ the final test accuracy and train loss (mean ± stderr), the
+    difference from κ = 1 with its interval, the margin and the verdict."""
+    import json
+
+    result = runner.invoke(app, ["rule", "--json", "--optimizer", "adam", "--kappas", "1,2",
+                                 "--n-train", "100", "--n-test", "100", "--width", "4",
+                                 "--epochs", "1", "--paths", "4"])
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["optimizer"] == "adam" and record["rule"] == "sqrt"
+    assert [row["kappa"] for row in record["kappas"]] == [1.0, 2.0]
+    second = record["kappas"][1]
+    assert second["batch_size"] == 4 and second["lr"] == pytest.approx(0.001 * 2**0.5)
+    assert second["verdict"] in ("equivalent", "different", "inconclusive", "diverged")
+    for name in ("test_accuracy", "train_loss"):
+        entry = second[name]
+        low, high = entry["interval"]
+        assert low <= entry["difference"] <= high
+        assert entry["margin"] == pytest.approx(record["margins"][name])
