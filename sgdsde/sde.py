@@ -120,7 +120,9 @@ def setup_sde(
     tau = float(model.time_per_step(run.lr, run.momentum))
     spec = BrownianSpec(
         kind=config.brownian,
-        horizon=tau * run.steps,
+        # a hair beyond τ·steps: in float32 the solver's last grid point may round above it,
+        # and a virtual Brownian tree refuses to be evaluated outside [0, horizon]
+        horizon=tau * run.steps * (1.0 + 1e-6),
         time_per_step=tau,
         substeps=config.substeps,
         noise_dim=surface.noise_dim,

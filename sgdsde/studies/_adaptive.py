@@ -30,7 +30,7 @@ from ..sde import setup_sde, simulate_sde
 from ..sgd import simulate_sgd
 from ..surfaces import Surface
 from ._gap_scaling import fit_power_law
-from ._rule import check_equal_epochs, trajectory_metrics
+from ._rule import check_equal_epochs, listed, trajectory_metrics
 
 Statistic = Callable[[jax.Array], jax.Array]
 
@@ -139,12 +139,6 @@ def dt_halving(
     return record
 
 
-def _listed(values: np.ndarray) -> dict[str, list[float]]:
-    estimate = mean_estimate(values)
-    return {"mean": np.asarray(estimate.value).tolist(),
-            "stderr": np.asarray(estimate.stderr).tolist()}
-
-
 def family_comparison(
     surface: Surface, base: RunConfig, kappas: Sequence[float], *, substeps: int,
     checkpoints: int = 5,
@@ -175,12 +169,11 @@ def family_comparison(
             "kappa": kappa, "lr": run.lr, "batch_size": run.batch_size, "steps": run.steps,
             "optimizer": run.optimizer.hyperparameters(),
             "diverged_fraction": discrete.diverged_fraction,
-            "discrete": {name: _listed(v) for name, v in metrics.items()},
-            "gap": {name: {"mean": np.asarray(g.value).tolist(),
-                           "stderr": np.asarray(g.stderr).tolist()} for name, g in gaps.items()},
+            "discrete": {name: listed(mean_estimate(v)) for name, v in metrics.items()},
+            "gap": {name: listed(g) for name, g in gaps.items()},
         })
     return {"optimizer": base.optimizer.name, "sde_time": base.steps * base.lr**2,
             "sde_dt": base.lr**2 / substeps, "substeps": substeps,
             "progress": [i / (checkpoints - 1) for i in range(checkpoints)],
-            "sde": {name: _listed(v) for name, v in sde_metrics.items()},
+            "sde": {name: listed(mean_estimate(v)) for name, v in sde_metrics.items()},
             "sde_diverged_fraction": sde.diverged_fraction, "members": members}

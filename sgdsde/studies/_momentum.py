@@ -19,14 +19,9 @@ from ..config import RunConfig, SDEConfig, checked_save_steps
 from ..sde import simulate_sde
 from ..sgd import simulate_sgd
 from ..surfaces import Surface
-from ._rule import trajectory_metrics
+from ._rule import listed, trajectory_metrics
 
 MOMENTUM_MODELS = ("underdamped", "sme1")
-
-
-def _listed(estimate: Any) -> dict[str, list[float]]:
-    return {"mean": np.asarray(estimate.value).tolist(),
-            "stderr": np.asarray(estimate.stderr).tolist()}
 
 
 def momentum_comparison(
@@ -45,7 +40,7 @@ def momentum_comparison(
         "lr": run.lr, "momentum": run.momentum, "effective_lr": run.effective_lr,
         "batch_size": run.batch_size, "steps": list(steps), "paths": run.paths,
         "diverged_fraction": {"discrete": discrete.diverged_fraction},
-        "discrete": {name: _listed(mean_estimate(v)) for name, v in metrics.items()},
+        "discrete": {name: listed(mean_estimate(v)) for name, v in metrics.items()},
         "models": {},
     }
     for model in MOMENTUM_MODELS:
@@ -55,8 +50,8 @@ def momentum_comparison(
         record["diverged_fraction"][model] = sde.diverged_fraction
         record["models"][model] = {
             "substeps": substeps[model], "dt": sde.info["dt"],
-            "sde": {name: _listed(mean_estimate(v)) for name, v in sde_metrics.items()},
-            "gap": {name: _listed(difference_estimate(metrics[name], sde_metrics[name],
+            "sde": {name: listed(mean_estimate(v)) for name, v in sde_metrics.items()},
+            "gap": {name: listed(difference_estimate(metrics[name], sde_metrics[name],
                                                       paired=False))
                     for name in metrics},
         }

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import stats
 
 from .._validation import check_choice, check_int, check_number
-from ..compare import difference_estimate, mean_estimate
+from ..compare import Estimate, difference_estimate, mean_estimate
 from ..config import RunConfig, checkpoint_steps
 from ..errors import ParameterRangeError
 from ..optimizers import make_optimizer
@@ -126,8 +126,8 @@ class RuleStudy:
         return dataclasses.asdict(self)
 
 
-def _estimates(values: np.ndarray) -> dict[str, list[float]]:
-    estimate = mean_estimate(values)
+def listed(estimate: Estimate) -> dict[str, list[float]]:
+    """An estimate as JSON-ready lists: ``{"mean": [...], "stderr": [...]}``."""
     return {"mean": np.asarray(estimate.value).tolist(),
             "stderr": np.asarray(estimate.stderr).tolist()}
 
@@ -180,13 +180,13 @@ def rule_study(surface: Surface, base: RunConfig, rule: str, kappas: Sequence[fl
         if metrics is None:
             rows.append({**row, "verdict": "diverged"})
             continue
-        row["metrics"] = {name: _estimates(v) for name, v in metrics.items()}
+        row["metrics"] = {name: listed(mean_estimate(v)) for name, v in metrics.items()}
         equivalent, different = True, False
         row["difference"], row["final_interval"] = {}, {}
         for name, v in metrics.items():
             gap = difference_estimate(v, reference[name], paired=False)
             d, se = np.asarray(gap.value), np.asarray(gap.stderr)
-            row["difference"][name] = {"mean": d.tolist(), "stderr": se.tolist()}
+            row["difference"][name] = listed(gap)
             half = stats.norm.isf(alpha) * float(se[-1])
             row["final_interval"][name] = [float(d[-1]) - half, float(d[-1]) + half]
             equivalent &= bool(np.all(tost(d, se, margins[name], alpha)))
