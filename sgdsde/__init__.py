@@ -8,6 +8,7 @@ importable from here; the subpackages (``sgdsde.studies``, ``sgdsde.scaling``, .
 their public names, and module paths below them are private. The maths: ``docs/theory.md``.
 """
 
+from . import adaptive_theory as adaptive_theory
 from . import errors as errors
 from . import theory as theory
 from ._io import atomic_write_text as write_text
@@ -26,7 +27,14 @@ from .evidence import random_label_study as random_label_study
 from .evidence import summed_cost as summed_cost
 from .learning import Dataset as Dataset
 from .learning import load_dataset as load_dataset
+from .optimizers import OPTIMIZERS as OPTIMIZERS
+from .optimizers import SGD as SGD
+from .optimizers import Adam as Adam
+from .optimizers import Optimizer as Optimizer
+from .optimizers import RMSprop as RMSprop
 from .results import EnsembleRun as EnsembleRun
+from .rules import RULES as RULES
+from .rules import scaled_run as scaled_run
 from .scaling import analyse_sweep as analyse_sweep
 from .scaling import compare_schedules as compare_schedules
 from .scaling import load_config as load_config
@@ -37,7 +45,9 @@ from .sde import SDESetup as SDESetup
 from .sde import setup_sde as setup_sde
 from .sde import simulate_sde as simulate_sde
 from .sde_models import SDE_MODELS as SDE_MODELS
+from .sde_models import AdamSDE as AdamSDE
 from .sde_models import FirstOrderSME as FirstOrderSME
+from .sde_models import RMSpropSDE as RMSpropSDE
 from .sde_models import SDEModel as SDEModel
 from .sde_models import SecondOrderSME as SecondOrderSME
 from .sde_models import UnderdampedSDE as UnderdampedSDE
@@ -45,6 +55,7 @@ from .sgd import simulate_sgd as simulate_sgd
 from .solvers import SOLVERS as SOLVERS
 from .studies import compare_on_learned as compare_on_learned
 from .studies import compare_on_quadratic as compare_on_quadratic
+from .studies import rule_study as rule_study
 from .studies import stationary_gap_scaling as stationary_gap_scaling
 from .studies import weak_gap_scaling as weak_gap_scaling
 from .surface import Surface as Surface
@@ -56,6 +67,8 @@ from .tour import Tour as Tour
 from .tour import run_tour as run_tour
 
 __all__ = [
+    "OPTIMIZERS", "RULES", "SGD", "Adam", "AdamSDE", "Optimizer", "RMSprop", "RMSpropSDE",
+    "adaptive_theory", "rule_study", "scaled_run",
     "SDE_MODELS", "SOLVERS", "Dataset", "DoubleWell", "EnsembleRun", "Estimate",
     "FirstOrderSME", "LearnedSurface", "Quadratic", "RunConfig", "SDEConfig", "SDEModel",
     "SDESetup", "SecondOrderSME", "Surface", "Tour", "UnderdampedSDE", "__version__",

@@ -1,6 +1,9 @@
 """Figures: plain matplotlib :class:`~matplotlib.figure.Figure` objects drawn from the records
 the library returns (no computation inside, no pyplot state), one module per topic."""
 
+from ._adaptive import family_figure as family_figure
+from ._adaptive import momentum_figure as momentum_figure
+from ._adaptive import rule_figure as rule_figure
 from ._evidence import evidence_figure as evidence_figure
 from ._evidence import flatness_figure as flatness_figure
 from ._evidence import random_label_figure as random_label_figure
@@ -19,8 +22,8 @@ from ._scaling import scaling_figures as scaling_figures
 
 __all__ = [
     "accuracy_vs_batch_figure", "collapse_figure", "covariance_figure", "evidence_figure",
-    "flatness_figure", "g_opt_figure", "gap_scaling_figure", "learned_trajectories_figure",
-    "quadratic_figures",
+    "family_figure", "flatness_figure", "g_opt_figure", "gap_scaling_figure",
+    "learned_trajectories_figure", "momentum_figure", "quadratic_figures", "rule_figure",
     "random_label_figure", "save_figure", "scaling_figure", "scaling_figures", "subplots",
     "weak_gap_figure",
 ]

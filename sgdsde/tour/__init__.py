@@ -2,6 +2,9 @@
 (:func:`run_tour`, :meth:`Tour.save`), built from a claims framework (:class:`Claim`, fixed
 tests at family-wise :data:`ALPHA`) and one module per part."""
 
+from ._adaptive import AdaptiveTourSettings as AdaptiveTourSettings
+from ._adaptive import adaptive_claims as adaptive_claims
+from ._adaptive import run_adaptive_section as run_adaptive_section
 from ._claims import ALPHA as ALPHA
 from ._claims import Claim as Claim
 from ._claims import bonferroni_z as bonferroni_z
@@ -35,7 +38,8 @@ from ._scaling import sweep_text as sweep_text
 from ._scaling import tour_sweep as tour_sweep
 
 __all__ = [
-    "ALPHA", "PARTS", "SLOPE_MARGIN", "Claim", "EvidenceTourSettings", "LearnedTourSettings",
+    "ALPHA", "PARTS", "SLOPE_MARGIN", "AdaptiveTourSettings", "Claim", "EvidenceTourSettings",
+    "LearnedTourSettings", "adaptive_claims", "run_adaptive_section",
     "PartResult", "QuadraticTourResult", "QuadraticTourSettings", "ScalingTourSettings", "Tour",
     "bonferroni_z", "build_report", "check_parts", "covariance_difference_z", "entry_z_scores",
     "environment", "flatness_claim", "label_claims", "law_claim", "learned_claims", "one_sided_z",

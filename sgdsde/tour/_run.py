@@ -13,6 +13,8 @@ scaling    a small sweep: B_opt ∝ ε, collapse in g,      :mod:`sgdsde.tour._s
            decay ε ≡ grow B
 evidence   Laplace evidence for random / informative     :mod:`sgdsde.tour._evidence`
            labels; noise → flatter end points
+adaptive   batch-size rules on MNIST-1D: square-root    :mod:`sgdsde.tour._adaptive`
+           for Adam/RMSprop, linear for SGD
 ========== ============================================ =================================
 
 :func:`run_tour` computes (it writes nothing but the scaling part's resumable sweep store in
@@ -32,6 +34,12 @@ from .._validation import check_choice
 from ..errors import UnknownNameError
 from ..plots import quadratic_figures, save_figure
 from ..results import device_name
+from ._adaptive import (
+    AdaptiveTourSettings,
+    adaptive_figures,
+    adaptive_markdown,
+    run_adaptive_section,
+)
 from ._evidence import EvidenceTourSettings, evidence_markdown, run_evidence_section
 from ._learned import (
     LearnedTourSettings,
@@ -49,6 +57,7 @@ PARTS: dict[str, str] = {
     "learned": "SGD against its SDE on a learned surface (MNIST-1D)",
     "scaling": "Batch-size scaling: B_opt, the collapse in g, decay ε ≡ grow B",
     "evidence": "Bayesian evidence: random against informative labels, noise and flatness",
+    "adaptive": "Scaling rules: square-root for Adam and RMSprop, linear for SGD (MNIST-1D)",
 }
 
 
@@ -97,6 +106,10 @@ def run_part(key: str, *, quick: bool = False, seed: int = 0, float64: bool = Fa
         folder = Path(workdir) / f"sweep-{Path(settings.sweep_config).stem}-seed{seed}"
         record, figures = run_scaling_section(settings, folder, on_step, on_sweep_progress)
         body = scaling_markdown(record)
+    elif key == "adaptive":
+        settings = (AdaptiveTourSettings.quick if quick else AdaptiveTourSettings)(seed=seed)
+        record = run_adaptive_section(settings, on_step)
+        figures, body = adaptive_figures(record), adaptive_markdown(record)
     else:
         settings = (EvidenceTourSettings.quick if quick else EvidenceTourSettings)(seed=seed)
         record, figures = run_evidence_section(settings, on_step)
