@@ -68,7 +68,7 @@ def test_sde_ensembles_match_the_exact_moment_odes(name):
     assert_matches_moments(q, run, sde.final, horizon, 9)
 
 
-@pytest.mark.parametrize("name", ["rmsprop", "rmsprop_bc", "adam"])
+@pytest.mark.parametrize("name", ["rmsprop_bc", "adam"])
 def test_discrete_optax_ensembles_match_their_sde_at_small_lr(name):
     """optax.rmsprop / optax.adam at ε = 0.05 (B = 16, 200 steps) against the exact SDE
     moments: the O(ε²) weak error is far below the ensemble's standard error here."""
@@ -89,6 +89,7 @@ def test_sde_is_dt_converged():
         assert abs(entry["shift"][0]) < entry["sde_stderr"][0], name
 
 
+@pytest.mark.slow
 def test_weak_error_grows_like_lr_squared_from_two_members():
     """Gap at ε = 0.2 and ε = 0.1 of the same SDE (κ = 1, 4 of a square-root family):
     order p = log(gap ratio)/log 2 consistent with 2 (weak order 1 in τ = ε², derived for
