@@ -95,13 +95,16 @@ def main() -> None:
              "held": all(abs(v["shift"][0]) < v["sde_stderr"][0] for v in halving.values()),
              "measured": ", ".join(f"{k}: {abs(v['shift'][0]) / v['sde_stderr'][0]:.2f} se"
                                    for k, v in halving.items())},
-            {"statement": f"{name}: the weak error of E‖θ‖² is O(ε²) (order 2 in ε, 1 in "
-                          "τ = ε²), above the paper's order-1 bound",
-             "held": abs(fit["order"] - 2) <= z_fit * fit["order_stderr"]
-             and fit["order"] - 1 > z_fit * fit["order_stderr"],
+            {"statement": f"{name}: the weak error of E‖θ‖² has order 2 in ε (order 1 in "
+                          "τ = ε², derived for Gaussian noise)",
+             "held": abs(fit["order"] - 2) <= z_fit * fit["order_stderr"],
              "measured": f"order {fit['order']:.2f} ± {fit['order_stderr']:.2f} "
-                         f"({fit['points']} resolved points; needs |p − 2| ≤ {z_fit:.2f} se "
-                         f"and p − 1 > {z_fit:.2f} se)"},
+                         f"({fit['points']} resolved points; bound {z_fit:.2f} se)"},
+            {"statement": f"{name}: the fitted order excludes the paper's order 1 (its bound "
+                          "for general noise)",
+             "held": fit["order"] - 1 > z_fit * fit["order_stderr"],
+             "measured": f"(p − 1)/se = {(fit['order'] - 1) / fit['order_stderr']:.2f} "
+                         f"(needs > {z_fit:.2f})"},
         ]
         gap_scaling_figure({"lrs": [m["lr"] for m in weak["members"]],
                             "gaps": [abs(m["norm2"]["gap"]) for m in weak["members"]],
