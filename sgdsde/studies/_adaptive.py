@@ -29,6 +29,7 @@ from ..rules import scaled_run
 from ..sde import setup_sde, simulate_sde
 from ..sgd import simulate_sgd
 from ..surfaces import Surface
+from ._dt import halved_dt_runs
 from ._gap_scaling import fit_power_law
 from ._rule import check_equal_epochs, listed, trajectory_metrics
 
@@ -117,14 +118,11 @@ def dt_halving(
     statistics: dict[str, Statistic], *, theta0: jax.Array | None = None,
     save_steps: Sequence[int] | None = None,
 ) -> dict[str, dict[str, list[float]]]:
-    """SDE numbers at dt and at dt/2 on the same Brownian path (a virtual Brownian tree with
-    tolerance ≤ dt/32): per statistic and saved step the SDE mean and stderr at dt, and the
-    paired shift mean(dt/2) − mean(dt) ± stderr. dt-converged: |shift| < the SDE stderr."""
+    """SDE numbers at dt and at dt/2 on the same Brownian path (:func:`halved_dt_runs`): per
+    statistic and saved step the SDE mean and stderr at dt, and the paired shift
+    mean(dt/2) − mean(dt) ± stderr. dt-converged: |shift| < the SDE stderr."""
     steps = (run.steps,) if save_steps is None else tuple(save_steps)
-    coarse = dataclasses.replace(sde, brownian="tree", tree_tol_fraction=1.0 / 32.0)
-    fine = dataclasses.replace(coarse, substeps=2 * sde.substeps, tree_tol_fraction=1.0 / 16.0)
-    runs = [simulate_sde(surface, run, config, save_steps=steps, theta0=theta0)
-            for config in (coarse, fine)]
+    runs = halved_dt_runs(surface, run, sde, save_steps=steps, theta0=theta0)
     keep = ~np.any([np.asarray(r.diverged) for r in runs], axis=0)
     values = [jax.vmap(lambda path: {name: jax.vmap(g)(path) for name, g in statistics.items()}
                        )(r.theta[keep]) for r in runs]

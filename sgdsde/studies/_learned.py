@@ -26,6 +26,7 @@ from ..results import EnsembleRun
 from ..sde import simulate_sde
 from ..sgd import simulate_sgd
 from ..surfaces import METRICS, LearnedSurface, learned_surface
+from ._dt import halved_dt_runs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,17 +109,13 @@ def dt_convergence(surface: LearnedSurface, run: RunConfig, sde: SDEConfig, *,
                    paths: int = 4) -> dict[str, dict[str, float]]:
     """How far halving the SDE's time step moves its final metrics (docs/theory.md §2): the
     SDE integrated at `sde.substeps` and at twice as many per SGD step on the *same* Brownian
-    paths (a ``VirtualBrownianTree``, consistent at both resolutions) for `paths` paths; per
+    paths (one tree, both resolutions) for `paths` paths; per
     metric of :data:`FINAL_METRICS` the paired shift (fine − coarse) and its standard error.
     The SDE's numbers are converged when the shift is far below their own ensemble standard
     error; paired paths resolve it with a few paths."""
-    small = dataclasses.replace(run, paths=paths)
-    finals = []
-    for substeps in (sde.substeps, 2 * sde.substeps):
-        config = dataclasses.replace(sde, substeps=substeps, brownian="tree")
-        result = simulate_sde(surface, small, config, save_steps=(run.steps,))
-        finals.append(surface.ensemble_metrics(result))
-    coarse, fine = finals
+    results = halved_dt_runs(surface, dataclasses.replace(run, paths=paths), sde,
+                             save_steps=(run.steps,))
+    coarse, fine = [surface.ensemble_metrics(result) for result in results]
     return {name: {key: float(getattr(estimate, attr)) for key, attr in
                    (("shift", "value"), ("stderr", "stderr"))}
             for name in FINAL_METRICS
