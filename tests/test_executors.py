@@ -25,8 +25,15 @@ from tolerances import assert_one_line_error
 from typer.testing import CliRunner
 
 from sgdsde.cli import app
-from sgdsde.errors import ClusterError, SweepDirError
-from sgdsde.scaling import DaskExecutor, parse_text, prepare_out, run_sweep, store
+from sgdsde.errors import ClusterError, ParameterRangeError, SweepDirError
+from sgdsde.scaling import (
+    DaskExecutor,
+    InProcessExecutor,
+    parse_text,
+    prepare_out,
+    run_sweep,
+    store,
+)
 
 #: BASE with batches long enough (seconds each) to kill a process in the middle of one.
 SLOW = BASE.replace("amount = 30", "amount = 20000")
@@ -369,6 +376,11 @@ def test_bad_cluster_options_fail_cleanly(tmp_path, extra, names):
     result = invoke(tmp_path, *extra)
     assert_one_line_error(result, names)
     assert not (tmp_path / "out").exists()
+
+
+def test_in_process_concurrency_is_checked():
+    with pytest.raises(ParameterRangeError, match="concurrency=0"):
+        InProcessExecutor(concurrency=0)
 
 
 def test_both_cache_options_refused(tmp_path):
