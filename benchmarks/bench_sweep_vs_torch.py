@@ -4,10 +4,11 @@ Both train the same grid of runs on the same data (MNIST-1D, an MLP, plain or he
 with shuffled epochs, a fixed number of updates, test accuracy at the end): sgdsde through
 ``run_sweep`` (runs sharing shapes vmapped in one compiled call, results written to Parquet),
 PyTorch one run after another with ``torch.optim.SGD`` on the CPU, as a researcher would write
-it. Reported: wall time of each (sgdsde including compilation and file output; a second
-sgdsde pass over a fresh folder shows the cost without compilation) and the ratio. Both use
-all cores of the machine. torch is not a dependency of sgdsde: install it to run this
-(``pip install torch``); without it the script says so and exits.
+it. Reported: wall time of each (sgdsde including compilation and file output, with no
+persistent compilation cache: a cold start; a second sgdsde pass over a fresh folder shows the
+cost without compilation) and the ratio. Both use all cores of the machine. torch is not a
+dependency of sgdsde: install it to run this (``pip install torch``); without it the script
+says so and exits. :func:`torch_runs` is the baseline of ``bench_cold_start.py`` too.
 
 Run: ``python benchmarks/bench_sweep_vs_torch.py [--seeds 4] [--updates 500]``.
 """
@@ -24,7 +25,7 @@ os.environ.setdefault("EQX_ON_ERROR", "nan")
 import numpy as np  # noqa: E402
 
 from sgdsde.learning import load_dataset  # noqa: E402
-from sgdsde.scaling import parse_config, prepare_out, run_sweep  # noqa: E402
+from sgdsde.scaling import SweepConfig, expand, parse_config, prepare_out, run_sweep  # noqa: E402
 
 
 def sweep_config(args: argparse.Namespace) -> dict:
@@ -48,35 +49,42 @@ def time_sgdsde(raw: dict) -> tuple[float, int]:
         return time.perf_counter() - start, summary.ran
 
 
-def time_torch(args: argparse.Namespace, torch) -> tuple[float, float]:
-    """Wall time of the same runs trained one after another in PyTorch, and their mean final
-    test accuracy (a sanity check that both learn)."""
-    data = load_dataset("mnist1d", n_train=args.n_train, n_test=1000, seed=0)
-    x, y = torch.tensor(np.asarray(data.x_train)), torch.tensor(np.asarray(data.y_train)).long()
-    x_test = torch.tensor(np.asarray(data.x_test))
-    y_test = torch.tensor(np.asarray(data.y_test)).long()
+def torch_runs(config: SweepConfig, torch) -> tuple[float, float]:
+    """Wall time of every run of `config` trained one after another in PyTorch (the same
+    model, updates and shuffled epochs without replacement, ⌊N/B⌋ batches each), and their
+    mean final test accuracy (a sanity check that both learn)."""
+    data = {}
+    for n_train in config.n_trains:
+        d = load_dataset(config.dataset, n_train=n_train, n_test=config.n_test,
+                         classes=config.classes, seed=config.data_seed)
+        data[n_train] = [torch.tensor(np.asarray(a)) for a in (d.x_train, d.x_test)] + [
+            torch.tensor(np.asarray(a)).long() for a in (d.y_train, d.y_test)]
     accuracies = []
     start = time.perf_counter()
-    for lr in args.lrs:
-        for batch in args.batch_sizes:
-            for seed in range(args.seeds):
-                torch.manual_seed(seed)
-                model = torch.nn.Sequential(torch.nn.Linear(x.shape[1], args.width),
-                                            torch.nn.ReLU(), torch.nn.Linear(args.width, 10))
-                optimizer = torch.optim.SGD(model.parameters(), lr=lr,
-                                            momentum=args.momentum)
-                per_epoch, order = args.n_train // batch, None
-                for step in range(args.updates):
-                    if step % per_epoch == 0:
-                        order = torch.randperm(args.n_train)
-                    index = order[(step % per_epoch) * batch:(step % per_epoch + 1) * batch]
-                    loss = torch.nn.functional.cross_entropy(model(x[index]), y[index])
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                with torch.no_grad():
-                    predicted = model(x_test).argmax(1)
-                    accuracies.append(float((predicted == y_test).float().mean()))
+    for run in expand(config):
+        x, x_test, y, y_test = data[run.n_train]
+        classes = int(y.max()) + 1
+        torch.manual_seed(run.seed)
+        if config.model == "mlp":
+            model = torch.nn.Sequential(torch.nn.Linear(x.shape[1], config.width),
+                                        torch.nn.ReLU(), torch.nn.Linear(config.width, classes))
+        else:
+            model = torch.nn.Linear(x.shape[1], classes)
+        optimizer = torch.optim.SGD(model.parameters(), lr=run.lr, momentum=run.momentum,
+                                    weight_decay=config.l2)
+        per_epoch, order = run.n_train // run.batch_size, None
+        for step in range(run.updates):
+            if step % per_epoch == 0:
+                order = torch.randperm(run.n_train)
+            position = step % per_epoch
+            index = order[position * run.batch_size:(position + 1) * run.batch_size]
+            loss = torch.nn.functional.cross_entropy(model(x[index]), y[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            predicted = model(x_test).argmax(1)
+            accuracies.append(float((predicted == y_test).float().mean()))
     return time.perf_counter() - start, float(np.mean(accuracies))
 
 
@@ -98,15 +106,15 @@ def main() -> None:
     raw = sweep_config(args)
     first, runs = time_sgdsde(raw)
     second, _ = time_sgdsde(raw)
-    torch_time, torch_accuracy = time_torch(args, torch)
+    torch_time, torch_accuracy = torch_runs(parse_config(raw), torch)
     print(f"{runs} runs × {args.updates} updates, MLP width {args.width}, N = {args.n_train}, "
           f"B ∈ {args.batch_sizes}, ε ∈ {args.lrs}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
-    print(f"{'engine':34s} {'wall s':>8s} {'runs/s':>8s} {'vs torch':>9s}")
-    for name, seconds in (("sgdsde sweep (incl. compilation)", first),
+    print(f"{'engine':40s} {'wall s':>8s} {'runs/s':>8s} {'vs torch':>9s}")
+    for name, seconds in (("sgdsde sweep (cold, incl. compilation)", first),
                           ("sgdsde sweep (second pass)", second),
                           ("PyTorch sequential loop", torch_time)):
-        print(f"{name:34s} {seconds:8.2f} {runs / seconds:8.2f} {torch_time / seconds:8.2f}×")
+        print(f"{name:40s} {seconds:8.2f} {runs / seconds:8.2f} {torch_time / seconds:8.2f}×")
     print(f"PyTorch mean final test accuracy {torch_accuracy:.3f} (sanity check: it learns)")
 
 

@@ -15,6 +15,7 @@ from ._io import atomic_write_text as write_text
 from ._io import json_safe as json_safe
 from ._io import write_json as write_json
 from ._version import __version__ as __version__
+from .cache import enable_compile_cache as enable_compile_cache
 from .compare import Estimate as Estimate
 from .config import RunConfig as RunConfig
 from .config import SDEConfig as SDEConfig
@@ -79,4 +80,5 @@ __all__ = [
     "random_label_study", "read_results", "run_sweep", "run_tour", "setup_sde", "simulate_sde",
     "simulate_sgd", "stationary_gap_scaling", "summed_cost", "theory", "weak_gap_scaling",
     "write_json", "write_text",
+    "enable_compile_cache",
 ]

@@ -62,5 +62,10 @@ class SweepDirError(SGDSDEError, ValueError):
     """An output folder that holds a different sweep (or cannot be used)."""
 
 
+class ClusterError(SGDSDEError, RuntimeError):
+    """A Dask cluster that cannot run a sweep: unreachable, without workers, without the
+    resources its tasks need, or batches that failed there (finished ones are kept)."""
+
+
 class NotAMinimumError(SGDSDEError, ValueError):
     """The Hessian at the point handed to the Laplace approximation is not positive definite."""

@@ -141,7 +141,7 @@ def circles(edges: Edges) -> list[list[str]]:
 
 def test_every_module_is_parsed():
     assert len(MODULES) > 30
-    assert any(target == "sgdsde.sgd" for target, _, _ in EDGES["sgdsde.scaling._sweep"])
+    assert any(target == "sgdsde.sgd" for target, _, _ in EDGES["sgdsde.scaling._batch"])
 
 
 def test_layers_import_only_downwards():

@@ -3,7 +3,8 @@ reported, option parsing and number formatting.
 
 Every user mistake (an :class:`sgdsde.errors.SGDSDEError`) is reported as one line
 ``error: ...`` on stderr with exit code 2, before anything is compiled. Results go to stdout;
-progress and logs go to stderr, so ``--json`` prints JSON only.
+progress and logs go to stderr, so ``--json`` prints JSON only. Every command runs with JAX's
+persistent compilation cache on (``sgdsde --compile-cache DIR | --no-compile-cache COMMAND``).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import typer
 from rich.console import Console
 
+from ..cache import default_compile_cache, enable_compile_cache
 from ..errors import SGDSDEError
 
 CONVENTIONS = """
@@ -128,3 +130,27 @@ def format_pm(mean: float | None, se: float | None) -> str:
     decimals = max(0, -exponent + (se / 10.0**exponent < 3))
     rounded = f"{mean:.{decimals}f}"
     return f"{rounded.lstrip('-') if float(rounded) == 0 else rounded} ± {se:.{decimals}f}"
+
+
+@app.callback()
+def compile_cache_options(
+    compile_cache: Annotated[Path | None, typer.Option(
+        help="Folder of JAX's persistent compilation cache (default: jax/ in "
+        "$SGDSDE_CACHE_DIR, else ~/.cache/sgdsde/jax): compiled kernels are stored there and "
+        "reused by the next process, and by the workers of a Dask sweep.")] = None,
+    no_compile_cache: Annotated[bool, typer.Option(
+        "--no-compile-cache", help="Compile every kernel afresh and store none.")] = False,
+) -> None:
+    """Turn on the persistent compilation cache for every command (sgdsde.cache)."""
+    with user_errors():
+        if no_compile_cache and compile_cache is not None:
+            raise OptionError("--compile-cache and --no-compile-cache exclude each other")
+        if no_compile_cache:
+            return
+        if compile_cache is not None:
+            prepare_writable("--compile-cache", compile_cache, folder=True)
+        try:
+            enable_compile_cache(compile_cache)
+        except OSError as exc:  # the default folder only: an explicit one was checked
+            stderr.print(f"compilation cache off: {default_compile_cache()} cannot be "
+                         f"written ({exc})")

@@ -37,6 +37,7 @@ import numpy as np
 from .._io import atomic_write
 from .._types import Array, Float, Int
 from .._validation import check_choice, check_classes, check_int
+from ..cache import user_cache_dir
 from ..errors import (
     DatasetError,
     DatasetNotFoundError,
@@ -294,8 +295,7 @@ def _teacher_split(n_train: int, n_test: int, n_features: int, n_classes: int,
 
 
 def _cache_path(cache_dir: str | os.PathLike | None) -> Path:
-    default = os.environ.get("SGDSDE_CACHE_DIR") or Path.home() / ".cache" / "sgdsde"
-    return Path(cache_dir or default)
+    return Path(cache_dir or user_cache_dir())
 
 
 def _mnist1d_split(n_train: int | None, n_test: int | None, classes: tuple[int, ...] | None,

@@ -1,6 +1,7 @@
 """Batch-size scaling (docs/theory.md §4): resumable sweeps of SGD runs on learned surfaces
 (TOML configs, vmapped and sharded batches, an atomic Parquet store), their analysis (B_opt per
 slice, the scaling fits, the collapse in the noise scale g) and step schedules (decay ε ≡ grow B).
+Sweeps run in this process or as tasks on a Dask cluster (executors).
 """
 
 from . import _store as store
@@ -19,12 +20,17 @@ from ._config import parse_config as parse_config
 from ._config import parse_text as parse_text
 from ._coverage import Coverage as Coverage
 from ._coverage import interval_coverage as interval_coverage
+from ._dask import DaskExecutor as DaskExecutor
+from ._dask import dask_executor as dask_executor
+from ._executors import Executor as Executor
+from ._executors import InProcessExecutor as InProcessExecutor
 from ._laws import VARIABLES as VARIABLES
 from ._laws import GOptFit as GOptFit
 from ._laws import ScalingFit as ScalingFit
 from ._laws import fit_g_opt as fit_g_opt
 from ._laws import fit_scaling as fit_scaling
 from ._laws import predicted_log_b as predicted_log_b
+from ._lock import sweep_lock as sweep_lock
 from ._plan import RunSpec as RunSpec
 from ._plan import batch_id as batch_id
 from ._plan import expand as expand
@@ -49,4 +55,5 @@ __all__ = [
     "load_config", "locate_b_opt", "parse_config", "parse_text", "plan_batches",
     "predicted_log_b", "prepare_out", "read_results", "run_schedule", "run_sweep",
     "step_schedules", "store",
+    "DaskExecutor", "Executor", "InProcessExecutor", "dask_executor", "sweep_lock",
 ]

@@ -12,6 +12,10 @@ arguments, so such groups reuse the same compilation when their width matches.
 **Determinism.** Every run is identified by a hash of its configuration (:attr:`RunSpec.run_id`)
 and the grouping depends only on the configuration, so a resumed or sharded sweep reproduces
 the same rows.
+
+**Order.** The batches still to run are handed to an executor longest first (most updates,
+then most runs × B), so that the last batches to finish are short ones and the workers of a
+cluster (or the threads of one process) finish together; the order never changes a row.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from .. import theory
 from ..config import budget_steps, checkpoint_steps
@@ -105,3 +109,13 @@ def plan_batches(runs: Sequence[RunSpec], max_batch: int) -> list[list[RunSpec]]
 def batch_id(runs: Sequence[RunSpec]) -> str:
     """A stable hash of a batch of runs (16 hex digits of SHA-256 over its sorted run ids)."""
     return hashlib.sha256(",".join(sorted(r.run_id for r in runs)).encode()).hexdigest()[:16]
+
+
+def pending_batches(runs: Sequence[RunSpec], max_batch: int,
+                    finished: Collection[str]) -> list[list[RunSpec]]:
+    """The batches of :func:`plan_batches` without the runs whose ids are in `finished`
+    (batches left empty are dropped), longest first (see the module docstring)."""
+    todo = [[r for r in batch if r.run_id not in finished]
+            for batch in plan_batches(runs, max_batch)]
+    return sorted((batch for batch in todo if batch),
+                  key=lambda b: (b[0].updates, len(b) * b[0].batch_size), reverse=True)
