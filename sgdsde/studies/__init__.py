@@ -10,15 +10,30 @@ from ._learned import LearnedComparison as LearnedComparison
 from ._learned import compare_on_learned as compare_on_learned
 from ._learned import fixed_noise_comparison as fixed_noise_comparison
 from ._learned import gap_z as gap_z
+from ._noise_scale import NoiseScale as NoiseScale
+from ._noise_scale import NoiseScaleEstimate as NoiseScaleEstimate
+from ._noise_scale import check_batch_pair as check_batch_pair
+from ._noise_scale import exact_noise_source as exact_noise_source
+from ._noise_scale import gradient_noise_scale as gradient_noise_scale
+from ._noise_scale import noise_scale_along_training as noise_scale_along_training
+from ._noise_scale import two_batch_noise_scale as two_batch_noise_scale
+from ._nqm import nqm_description as nqm_description
+from ._nqm import nqm_ensemble_check as nqm_ensemble_check
+from ._nqm import nqm_expected_losses as nqm_expected_losses
 from ._quadratic import QuadraticComparison as QuadraticComparison
 from ._quadratic import auto_steps as auto_steps
 from ._quadratic import check_stable as check_stable
 from ._quadratic import compare_on_quadratic as compare_on_quadratic
 from ._quadratic import steps_to_stationarity as steps_to_stationarity
+from ._svag import check_ells as check_ells
+from ._svag import svag_study as svag_study
 
 __all__ = [
     "FINAL_METRICS", "GapScaling", "LearnedComparison", "QuadraticComparison", "auto_steps",
     "check_stable", "compare_on_learned", "compare_on_quadratic", "fit_power_law",
     "fixed_noise_comparison", "gap_z", "stationary_gap_scaling", "steps_to_stationarity",
     "weak_gap_scaling",
+    "NoiseScale", "NoiseScaleEstimate", "check_batch_pair", "check_ells", "exact_noise_source",
+    "gradient_noise_scale", "noise_scale_along_training", "nqm_description",
+    "nqm_ensemble_check", "nqm_expected_losses", "svag_study", "two_batch_noise_scale",
 ]
