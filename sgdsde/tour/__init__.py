@@ -31,6 +31,8 @@ from ._scaling import COLLAPSE_BOUND as COLLAPSE_BOUND
 from ._scaling import ScalingTourSettings as ScalingTourSettings
 from ._scaling import scaling_claims as scaling_claims
 from ._scaling import sweep_text as sweep_text
+from ._toolkit import ToolkitTourSettings as ToolkitTourSettings
+from ._toolkit import toolkit_claims as toolkit_claims
 
 __all__ = [
     "ALPHA", "COLLAPSE_BOUND", "PARTS", "Claim", "EvidenceTourSettings", "LearnedTourSettings",
@@ -39,4 +41,5 @@ __all__ = [
     "environment", "flatness_claim", "label_claims", "learned_claims", "one_sided_z",
     "quadratic_claims", "run_part", "run_quadratic_section", "run_tour", "scaling_claims",
     "sweep_text", "trace_gap", "weak_error_expansion",
+    "ToolkitTourSettings", "toolkit_claims",
 ]

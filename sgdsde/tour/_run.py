@@ -13,6 +13,8 @@ scaling    a small sweep: B_opt ∝ ε, collapse in g,      :mod:`sgdsde.tour._s
            decay ε ≡ grow B
 evidence   Laplace evidence for random / informative     :mod:`sgdsde.tour._evidence`
            labels; noise → flatter end points
+toolkit    gradient noise scale, the noisy quadratic     :mod:`sgdsde.tour._toolkit`
+           model and momentum, the SVAG validity test
 ========== ============================================ =================================
 
 :func:`run_tour` computes (it writes nothing but the scaling part's resumable sweep store in
@@ -43,12 +45,14 @@ from ._quadratic import QuadraticTourSettings, run_quadratic_section
 from ._quadratic_report import quadratic_markdown
 from ._report import build_report, environment
 from ._scaling import ScalingTourSettings, run_scaling_section, scaling_markdown
+from ._toolkit import ToolkitTourSettings, run_toolkit_section, toolkit_markdown
 
 PARTS: dict[str, str] = {
     "quadratic": "SGD and its SDEs on a quadratic and a double well",
     "learned": "SGD against its SDE on a learned surface (MNIST-1D)",
     "scaling": "Batch-size scaling: B_opt, the collapse in g, decay ε ≡ grow B",
     "evidence": "Bayesian evidence: random against informative labels, noise and flatness",
+    "toolkit": "Beyond Smith & Le: gradient noise scale, the noisy quadratic model, SVAG",
 }
 
 
@@ -97,10 +101,14 @@ def run_part(key: str, *, quick: bool = False, seed: int = 0, float64: bool = Fa
         folder = Path(workdir) / f"sweep-{Path(settings.sweep_config).stem}"
         record, figures = run_scaling_section(settings, folder, on_step, on_sweep_progress)
         body = scaling_markdown(record)
-    else:
+    elif key == "evidence":
         settings = (EvidenceTourSettings.quick if quick else EvidenceTourSettings)(seed=seed)
         record, figures = run_evidence_section(settings, on_step)
         body = evidence_markdown(record)
+    else:
+        settings = (ToolkitTourSettings.quick if quick else ToolkitTourSettings)(seed=seed)
+        record, figures = run_toolkit_section(settings, on_step)
+        body = toolkit_markdown(record)
     record = {"title": PARTS[key], **record, "seconds": time.perf_counter() - start}
     return PartResult(key, record, figures, body)
 
