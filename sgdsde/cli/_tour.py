@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..tour import check_parts, run_tour
+from ..tour import PARTS, check_parts, run_tour
 from ._common import CONVENTIONS, app, enable_float64, stderr, stdout, user_errors
 
 
@@ -24,8 +24,8 @@ def tour(
                                       "figures and the sweep (created if missing).")]
     = Path("results/tour"),
     parts: Annotated[str, typer.Option(
-        help="Comma list of the parts to run, in any order: quadratic, learned, scaling, "
-        "evidence (default: all four).")] = "quadratic,learned,scaling,evidence",
+        help="Comma list of the parts to run, in any order: " + ", ".join(PARTS)
+        + " (default: all).")] = ",".join(PARTS),
     quick: Annotated[bool, typer.Option(
         "--quick", help="Much smaller runs (loose error bars; for smoke tests).")] = False,
     seed: Annotated[int, typer.Option(
@@ -47,8 +47,11 @@ def tour(
     the SME on MNIST-1D, agreement at small ε and breakdown at large ε; (3) scaling: a small
     batch-size sweep (resumed if interrupted), B_opt against ε, the collapse of test accuracy
     in g, and decay ε ≡ grow B; (4) evidence: Laplace evidence for random and informative
-    labels, and the curvature of SGD end points against g. Writes one report (report.md with
-    the figures), results.json and the PNGs into --out and prints the report's path.
+    labels, and the curvature of SGD end points against g; (5) toolkit: the gradient noise
+    scale (exact against the two-batch estimate), the noisy quadratic model (SGD against its
+    exact expected loss, momentum raising the critical batch size) and the SVAG validity test.
+    Writes one report (report.md with the figures), results.json and the PNGs into --out and
+    prints the report's path.
     """
     with user_errors():
         chosen = check_parts([p.strip() for p in parts.split(",") if p.strip()])
