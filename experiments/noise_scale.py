@@ -27,6 +27,7 @@ import numpy as np
 from _common import parse_args, print_claims, write_outputs
 
 from sgdsde import RunConfig, learned_surface, load_dataset
+from sgdsde.config import checkpoint_steps
 from sgdsde.plots import noise_scale_figure
 from sgdsde.studies import noise_scale_along_training
 from sgdsde.tour import ALPHA, bonferroni_z
@@ -47,7 +48,7 @@ def main() -> None:
     start = time.perf_counter()
     data = load_dataset("mnist1d", n_train=N_TRAIN, n_test=N_TEST, seed=SEED)
     surface = learned_surface(data, "mlp", width=settings["width"], seed=SEED)
-    saves = [round(i * STEPS / (CHECKPOINTS - 1)) for i in range(CHECKPOINTS)]
+    saves = checkpoint_steps(STEPS, CHECKPOINTS)
     record = noise_scale_along_training(
         surface, RunConfig(lr=LR, batch_size=BATCH, n_train=N_TRAIN, steps=STEPS,
                            paths=settings["paths"], seed=SEED),

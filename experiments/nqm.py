@@ -32,9 +32,11 @@ import numpy as np
 from _common import parse_args, print_claims, write_outputs
 
 from sgdsde import NoisyQuadratic, RunConfig
+from sgdsde.config import checkpoint_steps
 from sgdsde.plots import nqm_figure, pareto_figure
-from sgdsde.scaling import NQM_MODELS, nqm_critical_batch
+from sgdsde.scaling import nqm_critical_batch
 from sgdsde.studies import nqm_ensemble_check
+from sgdsde.theory import NQM_TRANSITIONS
 from sgdsde.tour import ALPHA, bonferroni_z
 
 # --- parameters -------------------------------------------------------------------------
@@ -58,7 +60,7 @@ def main() -> None:
     curves = {(m, model): nqm_critical_batch(surface, settings["batch_sizes"], target=target,
                                              momentum=m, model=model,
                                              max_steps=settings["max_steps"])
-              for m in MOMENTA for model in NQM_MODELS}
+              for m in MOMENTA for model in NQM_TRANSITIONS}
     checks = {}
     for m in MOMENTA:
         curve = curves[(m, "sgd")]
@@ -67,8 +69,8 @@ def main() -> None:
             steps = int(curve.best_steps[j])
             run = RunConfig(lr=float(curve.best_lr[j]), momentum=m, batch_size=size,
                             steps=steps, paths=settings["paths"], seed=SEED)
-            saves = sorted({round(i * steps / 10) for i in range(11)})
-            checks[f"m={m:g}, B={size}"] = nqm_ensemble_check(surface, run, save_steps=saves)
+            checks[f"m={m:g}, B={size}"] = nqm_ensemble_check(
+                surface, run, save_steps=checkpoint_steps(steps, 11))
     zs = np.array([z for c in checks.values() for z in c["z"] if z is not None
                    and np.isfinite(z)])
     z_bound = bonferroni_z(zs.size)

@@ -407,3 +407,11 @@ def nqm_steps_to_target(transition: Array, noise: Array, h: ArrayLike, c: ArrayL
         return k + 1, step(x), arrived
 
     return lax.while_loop(pending, body, (jnp.asarray(0, jnp.int32), start, arrived))[2]
+
+
+#: The exact NQM transitions by model name: heavy ball itself ("sgd") and its SDE models.
+NQM_TRANSITIONS = {
+    "sgd": nqm_sgd_transition,
+    "sme1": nqm_sme_transition,
+    "underdamped": nqm_underdamped_transition,
+}

@@ -111,6 +111,7 @@ def noise_scale(
 
 
 def _table(r: dict[str, Any]) -> Table:
+    """One row per (path, checkpoint): the estimates ± se and, when computed, the exact values."""
     exact = "exact" in r
     table = Table(
         box=box.SIMPLE_HEAD, pad_edge=False,

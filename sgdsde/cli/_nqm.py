@@ -19,9 +19,10 @@ from .._validation import check_int, check_number
 from ..config import RunConfig, check_lr, check_momentum, checkpoint_steps
 from ..errors import UnstableLearningRateError
 from ..plots import nqm_figure, pareto_figure, save_figure
-from ..scaling import NQM_MODELS, check_batch_sizes, nqm_critical_batch
+from ..scaling import check_batch_sizes, nqm_critical_batch
 from ..studies import nqm_description, nqm_ensemble_check
 from ..surfaces import NoisyQuadratic
+from ..theory import NQM_TRANSITIONS
 from ._common import (
     CONVENTIONS,
     app,
@@ -106,7 +107,7 @@ def nqm(
                                 paths=paths, seed=seed)
                 checks.append(nqm_ensemble_check(surface, run, save_steps=save))
         initial = float(surface.loss(surface.initial_point()))
-        models = tuple(NQM_MODELS) if sde else ("sgd",)
+        models = tuple(NQM_TRANSITIONS) if sde else ("sgd",)
         curves: dict[str, dict[str, Any]] = {}
         with stderr.status("steps to target (exact recursion)..."):
             for m in moms:

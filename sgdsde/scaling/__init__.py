@@ -20,7 +20,6 @@ from ._config import SweepConfig as SweepConfig
 from ._config import load_config as load_config
 from ._config import parse_config as parse_config
 from ._config import parse_text as parse_text
-from ._critical_batch import NQM_MODELS as NQM_MODELS
 from ._critical_batch import CriticalBatchFit as CriticalBatchFit
 from ._critical_batch import StepsToTarget as StepsToTarget
 from ._critical_batch import check_batch_sizes as check_batch_sizes
@@ -50,6 +49,6 @@ __all__ = [
     "analyse_sweep", "as_columns", "batch_id", "collapse_in_g", "compare_schedules", "expand",
     "fit_scaling", "load_config", "locate_b_opt", "parse_config", "parse_text", "plan_batches",
     "prepare_out", "read_results", "run_schedule", "run_sweep", "step_schedules", "store",
-    "NQM_MODELS", "CriticalBatchFit", "StepsToTarget", "check_batch_sizes", "check_lrs",
+    "CriticalBatchFit", "StepsToTarget", "check_batch_sizes", "check_lrs",
     "critical_batch_study", "fit_critical_batch", "nqm_critical_batch", "nqm_lr_grid",
 ]

@@ -11,10 +11,12 @@ S = S_min(1 + B_crit/B), E = S·B = E_min(1 + B/B_crit) (docs/theory.md §8, doc
 - **Predicted** (:func:`nqm_critical_batch`): the exact expected loss of heavy ball (or of an
   SDE) on the noisy quadratic model, :func:`sgdsde.theory.nqm_steps_to_target`.
 - **Fit** (:func:`fit_critical_batch`): S = a + b/B is linear in 1/B, so weighted least squares
-  gives S_min = a, E_min = b and B_crit = b/a; its 95 % interval is a parametric bootstrap of
-  the measured S(B) with standard errors inflated by √max(1, χ²/dof) (model misfit counts).
-  Exact predictions have no noise: they are fitted by relative least squares and reported with
-  their relative misfit, without an interval.
+  gives S_min = a, E_min = b and B_crit = b/a. The form is an approximation, so each S(B) gets
+  a variance se² + (τS)², with τ ≥ 0 the relative misfit of the form, estimated so that
+  χ²/dof = 1 (τ = 0 when the standard errors already explain the scatter; a random-effects
+  fit); the 95 % interval is a parametric bootstrap with those variances. Exact predictions
+  have no noise: they are fitted by relative least squares (τ alone) and reported with their
+  relative misfit, without an interval.
 
 Targets that are never reached within the budget are reported as not reached; nothing is
 extrapolated.
@@ -39,19 +41,12 @@ from ..errors import ParameterRangeError
 from ..surfaces import METRICS, LearnedSurface, NoisyQuadratic
 from ._sweep import DIVERGENCE_BOUND, _group_metrics
 
-#: Exact transitions of the NQM per model: heavy ball itself and its two SDE models.
-NQM_MODELS = {
-    "sgd": theory.nqm_sgd_transition,
-    "sme1": theory.nqm_sme_transition,
-    "underdamped": theory.nqm_underdamped_transition,
-}
-
 
 @dataclasses.dataclass(frozen=True)
 class CriticalBatchFit:
     """S = S_min(1 + B_crit/B) fitted to the steps-to-target of the reached batch sizes;
-    intervals (95 %) only for measured steps; `chi2_dof` (measured) or `relative_rms`
-    (exact) says how well the form fits."""
+    intervals (95 %) only for measured steps; `chi2_dof` (with the standard errors alone),
+    `misfit` (τ) and `relative_rms` say how well the form fits."""
 
     s_min: float
     b_crit: float
@@ -60,6 +55,7 @@ class CriticalBatchFit:
     s_min_interval: tuple[float, float] | None
     e_min_interval: tuple[float, float] | None
     chi2_dof: float | None
+    misfit: float
     relative_rms: float
     batch_sizes: tuple[int, ...]
 
@@ -72,7 +68,8 @@ def fit_critical_batch(batch_sizes: Sequence[int], steps: Sequence[float],
                        stderr: Sequence[float] | None = None, *, n_boot: int = 2000,
                        seed: int = 0) -> CriticalBatchFit:
     """Fit S(B) = S_min + E_min/B (module docstring) to the finite entries of `steps`
-    (NaN = not reached, excluded); `stderr` given: weighted fit with bootstrap intervals."""
+    (NaN = not reached, excluded); `stderr` given: random-effects weighted fit with bootstrap
+    intervals."""
     sizes = np.asarray(batch_sizes, float)
     values = np.asarray(steps, float)
     keep = np.isfinite(values)
@@ -83,18 +80,21 @@ def fit_critical_batch(batch_sizes: Sequence[int], steps: Sequence[float],
         raise ParameterRangeError("steps", values.tolist(),
                                   "reached (finite) at three or more batch sizes for a fit")
     x, y = 1.0 / sizes[keep], values[keep]
-    sigma = errors[keep] if stderr is not None else y
-    a, b = _wls(x, y, sigma)
-    residual = (y - a - b * x) / sigma
     used = tuple(int(s) for s in sizes[keep])
-    relative_rms = float(np.sqrt(np.mean(((y - a - b * x) / y) ** 2)))
     if stderr is None:
+        a, b = _wls(x, y, y)
+        relative_rms = float(np.sqrt(np.mean(((y - a - b * x) / y) ** 2)))
         return CriticalBatchFit(a, b / a if a > 0 else math.nan, b, None, None, None, None,
-                                relative_rms, used)
-    dof = max(len(y) - 2, 1)
-    chi2 = float(np.sum(residual**2) / dof)
+                                relative_rms, relative_rms, used)
+    se = errors[keep]
+    dof = len(y) - 2
+    chi2 = _chi2(x, y, se) / max(dof, 1)
+    misfit = _misfit(x, y, se, dof)
+    sigma = np.hypot(se, misfit * y)
+    a, b = _wls(x, y, sigma)
+    relative_rms = float(np.sqrt(np.mean(((y - a - b * x) / y) ** 2)))
     rng = np.random.default_rng(seed)
-    draws = y + math.sqrt(max(1.0, chi2)) * sigma * rng.standard_normal((n_boot, len(y)))
+    draws = y + sigma * rng.standard_normal((n_boot, len(y)))
     params = np.array([_wls(x, draw, sigma) for draw in draws])
     valid = params[:, 0] > 0
     ratio = np.where(valid, params[:, 1] / np.where(valid, params[:, 0], 1.0), np.inf)
@@ -104,8 +104,27 @@ def fit_critical_batch(batch_sizes: Sequence[int], steps: Sequence[float],
         return float(low), float(high)
 
     return CriticalBatchFit(a, b / a if a > 0 else math.nan, b, interval(ratio),
-                            interval(params[:, 0]), interval(params[:, 1]), chi2,
+                            interval(params[:, 0]), interval(params[:, 1]), chi2, misfit,
                             relative_rms, used)
+
+
+def _chi2(x: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> float:
+    a, b = _wls(x, y, sigma)
+    return float(np.sum(((y - a - b * x) / sigma) ** 2))
+
+
+def _misfit(x: np.ndarray, y: np.ndarray, se: np.ndarray, dof: int) -> float:
+    """τ ≥ 0 with χ²(σ² = se² + (τy)²) = dof (bisection on log τ; χ² falls as τ grows)."""
+    if dof < 1 or _chi2(x, y, se) <= dof:
+        return 0.0
+    low, high = 1e-8, 10.0
+    for _ in range(60):
+        middle = math.sqrt(low * high)
+        if _chi2(x, y, np.hypot(se, middle * y)) > dof:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 def _wls(x: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -221,7 +240,7 @@ def nqm_critical_batch(surface: NoisyQuadratic, batch_sizes: Sequence[int], *, t
     ("sgd": heavy ball; "sme1", "underdamped": its SDEs, to see where they predict otherwise),
     and the fit. Only the fastest ε per B is resolved (the recursion stops when it arrives);
     the other cells of ``steps`` are NaN."""
-    check_choice("model", model, NQM_MODELS)
+    check_choice("model", model, theory.NQM_TRANSITIONS)
     momentum = check_momentum(momentum)
     sizes = check_batch_sizes(batch_sizes)
     grid = check_lrs(list(lrs) if lrs is not None else list(nqm_lr_grid(surface, momentum)))
@@ -229,7 +248,7 @@ def nqm_critical_batch(surface: NoisyQuadratic, batch_sizes: Sequence[int], *, t
     start = float(surface.loss(surface.initial_point()))
     check_number("target", target, above=0.0, below=start)
     h, c, theta0 = surface.curvatures, surface.noise_variances, surface.initial_point()
-    transition, noise = NQM_MODELS[model](h, jnp.asarray(grid, h.dtype), momentum)
+    transition, noise = theory.NQM_TRANSITIONS[model](h, jnp.asarray(grid, h.dtype), momentum)
     rows = []
     for size in sizes:
         arrived = np.asarray(_nqm_arrivals(transition, noise, h, c, theta0, 1.0 / size,

@@ -18,12 +18,6 @@ from ..surfaces import NoisyQuadratic
 #: A standard error below this many machine epsilons of the mean is rounding, not sampling.
 ROUNDING = 1000
 
-#: The exact NQM transitions whose expected loss is reported beside SGD's.
-PREDICTORS = {
-    "sgd": theory.nqm_sgd_transition,
-    "sme1": theory.nqm_sme_transition,
-    "underdamped": theory.nqm_underdamped_transition,
-}
 
 
 def nqm_expected_losses(surface: NoisyQuadratic, run: RunConfig) -> dict[str, np.ndarray]:
@@ -31,7 +25,7 @@ def nqm_expected_losses(surface: NoisyQuadratic, run: RunConfig) -> dict[str, np
     ("sgd") and its SDE models ("sme1", "underdamped"; read at the SDE time of step k)."""
     h, c = surface.curvatures, surface.noise_variances
     curves = {}
-    for name, transition in PREDICTORS.items():
+    for name, transition in theory.NQM_TRANSITIONS.items():
         A, Q = transition(h, run.lr, run.momentum)
         curves[name] = np.asarray(theory.nqm_expected_loss(
             A, Q, h, c, surface.initial_point(), run.noise_factor, run.steps), np.float64)

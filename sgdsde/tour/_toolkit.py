@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..config import RunConfig
+from ..config import RunConfig, checkpoint_steps
 from ..learning import load_dataset
 from ..plots import noise_scale_figure, nqm_figure, pareto_figure, svag_figure
 from ..scaling import nqm_critical_batch
@@ -116,7 +116,7 @@ def run_toolkit_section(
         run = RunConfig(lr=float(curve.best_lr[index]), momentum=m,
                         batch_size=s.nqm_check_batch, steps=steps, paths=s.nqm_paths,
                         seed=s.seed)
-        checks[f"m={m:g}"] = nqm_ensemble_check(nqm, run, save_steps=_grid(steps))
+        checks[f"m={m:g}"] = nqm_ensemble_check(nqm, run, save_steps=checkpoint_steps(steps, 11))
     step(f"SVAG at ε ∈ {list(s.svag_lrs)}, ℓ ∈ {list(s.svag_ells)}, beside the SME")
     svag_data = load_dataset("mnist1d", n_train=s.svag_n_train, n_test=500, seed=s.seed)
     svag = svag_study(learned_surface(svag_data, "mlp", width=s.svag_width, seed=s.seed),
@@ -141,11 +141,6 @@ def run_toolkit_section(
         "toolkit_svag": svag_figure(svag, "train_loss"),
     }
     return record, figures
-
-
-def _grid(steps: int, count: int = 11) -> tuple[int, ...]:
-    """`count` evenly spaced checkpoints from 0 to `steps`."""
-    return tuple(sorted({round(i * steps / (count - 1)) for i in range(count)}))
 
 
 def _svag_gap(row: Mapping[str, Any]) -> Mapping[str, float]:
