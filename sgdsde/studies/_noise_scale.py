@@ -178,8 +178,14 @@ def two_batch_noise_scale(surface: Surface, theta: Vector | None = None, *, smal
     small, large = check_batch_pair(small_batch, large_batch, surface.n_train, replacement)
     check_int("pairs", pairs, 2)
     point = surface.initial_point() if theta is None else jnp.asarray(theta)
-    keys = path_keys(seed, pairs, Stream.MINIBATCH)
-    squares = _pair_squares(surface, point, keys, sizes=(small, large),
+    return _estimate(surface, point, path_keys(seed, pairs, Stream.MINIBATCH), small, large,
+                     replacement)
+
+
+def _estimate(surface: Surface, theta: Vector, keys: Key, small: int, large: int,
+              replacement: bool) -> NoiseScaleEstimate:
+    """The two-batch estimate from one pair of minibatches per key."""
+    squares = _pair_squares(surface, theta, keys, sizes=(small, large),
                             n_train=surface.n_train, replacement=replacement)
     return _two_batch(np.asarray(squares, np.float64), small, large, surface.n_train,
                       replacement)
@@ -231,7 +237,8 @@ def noise_scale_along_training(
 ) -> dict[str, Any]:
     """Train `run.paths` SGD paths on `surface` and, at every saved step of every path that did
     not diverge, compute the exact noise scale (when `exact`) and the two-batch estimate (pairs
-    drawn with replacement, seeded by the run's seed, the path and the step).
+    drawn with replacement from the path's ``Stream.BOOTSTRAP`` key folded with the checkpoint:
+    independent of the minibatches that trained it).
 
     **Returns:** a JSON-ready record: ``steps``, and per quantity (``b_simple``, ``b_noise``,
     ``trace_cov``, ``grad_sq_norm`` exact; ``estimate`` with value and stderr of
@@ -243,6 +250,7 @@ def noise_scale_along_training(
     check_int("pairs", pairs, 2)
     sgd = simulate_sgd(surface, run, save_steps=save_steps)
     finite = np.flatnonzero(~np.asarray(sgd.diverged))
+    streams = path_keys(run.seed, run.paths, Stream.BOOTSTRAP)
     exact_rows: list[list[dict[str, float]]] = []
     estimate_rows: list[list[dict[str, Any]]] = []
     for path in finite:
@@ -252,10 +260,9 @@ def noise_scale_along_training(
             theta = sgd.theta[path, index]
             if exact:
                 exact_rows[-1].append(gradient_noise_scale(surface, theta).to_dict())
-            seed = run.seed + 1000 * int(path) + index
-            estimate_rows[-1].append(two_batch_noise_scale(
-                surface, theta, small_batch=small_batch, large_batch=large_batch, pairs=pairs,
-                seed=seed).to_dict())
+            keys = jax.random.split(jax.random.fold_in(streams[path], index), pairs)
+            estimate_rows[-1].append(
+                _estimate(surface, theta, keys, small_batch, large_batch, True).to_dict())
     record: dict[str, Any] = {
         "steps": sgd.steps.tolist(), "lr": run.lr, "momentum": run.momentum,
         "batch_size": run.batch_size, "n_train": run.n_train, "paths": len(finite),
