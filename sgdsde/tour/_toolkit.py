@@ -75,7 +75,7 @@ class ToolkitTourSettings:
     svag_ells: tuple[int, ...] = (1, 4)
     svag_time: float = 10.0
     svag_paths: int = 16
-    svag_dt: float = 0.05
+    svag_dt: float = 0.02
     seed: int = 0
 
     @classmethod
