@@ -1,162 +1,162 @@
-"""Claim (docs/theory.md §4, Smith & Le 2018): at a fixed training budget in SDE time, test
-accuracy of minibatch SGD peaks at an optimum batch size B_opt, and B_opt ∝ εN/(1 − m), i.e.
-the optimum sits at a fixed noise scale g = ε(N/B − 1)/(1 − m). Three laws: the slope of
-log B_opt against log ε, log N and log 1/(1 − m) is 1, and accuracy curves of different ε (N, m)
-collapse onto one curve in g.
+"""Claim (docs/theory.md §4, §7; Smith & Le 2018): at a fixed training budget in SDE time, test
+accuracy of minibatch SGD peaks at an optimum batch size B_opt, and the optimum sits at one
+noise scale g_opt: B_opt = εN/(ε + g_opt(1 − m)) — so B_opt grows like ε, N and 1/(1 − m),
+with the slopes that curve implies (exactly 1 for N, slightly below 1 for ε and 1/(1 − m)).
 
-Design. Real minibatch-SGD training runs through the library's sweep runner
-(``sgdsde.sweep``), one sweep per law, then ``sgdsde.scaling``: B_opt per (ε, N, m) slice
-from a quadratic in log B around the best grid point with a bootstrap over seeds, the
-log–log slope with a 95 % bootstrap interval (slices whose optimum is at the edge of the B
-grid are excluded and listed), and the collapse score in g (≈ 1 or below: the curves agree
-up to seed noise; ≫ 1: they do not).
+For each law (``--law lr|n_train|momentum|all``) the script runs its sweeps (resumable), fits
+one g_opt and tests the exact prediction (Monte Carlo goodness of fit), fits the slope with a
+jackknife Student-t interval beside its predicted slope, measures the intervals' coverage by
+simulation from the sweep's own noise, and prints one line per claim. Scales:
 
-A peak in B needs the overfitting regime: the network must be able to memorise its training
-set within the budget, so that small noise (large B) overfits while large noise (small B)
-fails to fit. ``small`` (CPU): MNIST-1D, an MLP with 256 hidden units, N = 512, SDE-time
-budget updates·ε/(1 − m) = 300, no weight decay; the sweeps are experiments/sweeps/small.toml
-(ε law, m = 0), n_train.toml (N law, ε = 0.4) and momentum.toml (1/(1 − m) law, ε = 0.1).
-At this budget N = 2048 is not memorised, so the N law is tested where the regime is only
-partly reached (Smith & Le also saw B_opt ∝ N only at large N). ``full`` (a GPU): the
-published set-up, an 800-unit MLP, m = 0.9, ε up to 1, B 1..1000, N = 1000 (N up to 20,000
-for the N law), a budget of 10,000 updates at ε = 1, m = 0.9; MNIST-1D unless ``--mnist-idx``
-names a folder with the four MNIST IDX files.
+- ``tiny``: seconds, for the test suite (tiny grids of the small sweeps; the claims mean
+  nothing there);
+- ``small`` (default): the CPU sweeps of ``experiments/sweeps/`` — ``small.toml`` (ε),
+  ``momentum.toml`` (1/(1 − m)), ``n_train.toml`` (N = 512 … 8192: where g_opt drifts) and
+  ``n_train_large.toml`` (N = 2048 … 16384, fresh seeds: where it has stopped drifting);
+- ``full``: the published scale, for a GPU (``paper_*.toml``: an 800-unit MLP, m = 0.9,
+  N up to 20,000, B from 1 to 1,000, ~10⁴ updates), sized to finish in under 8 minutes on
+  one H200.
 
-Claim lines, per law: "slope interval contains 1", "interval half-width < 0.4" and
-"collapse in g" (score < COLLAPSE_MAX).
-
-Run: ``python experiments/batch_size_scaling.py [--scale small|full] [--law lr|n_train|
-momentum|all] [--out DIR]``. ``small`` takes about 2–3 min (ε law), 5 min (N law) and 1.5 min
-(momentum law) on 2 CPU cores. Sweeps are resumable: a rerun with the same --out skips
-finished runs. Writes DIR/<law>/ (the runs), DIR/figures/*.png and DIR/batch_size_scaling.json
-(every number).
+Writes DIR/<sweep>/ (the runs), DIR/figures/, DIR/batch_size_scaling.json (every number) and
+DIR/summary.md (the table, with the command, date, device and versions).
 """
 
 from __future__ import annotations
 
-import argparse
-import copy
-import json
+import dataclasses
+import datetime
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from sgdsde import write_json
-from sgdsde.plots import save_figure, scaling_figures
-from sgdsde.scaling import analyse_sweep, parse_text, prepare_out, read_results, run_sweep
-from sgdsde.tour import COLLAPSE_BOUND as COLLAPSE_MAX  # χ² bound, see its module
+from _common import parse_args, print_claims, write_outputs
+
+from sgdsde import write_text
+from sgdsde.plots import accuracy_vs_batch_figure, save_figure, scaling_figures
+from sgdsde.scaling import (
+    VARIED,
+    SweepConfig,
+    analyse_sweep,
+    load_config,
+    locate_b_opt,
+    prepare_out,
+    read_results,
+    run_sweep,
+)
+from sgdsde.tour import environment, law_claim
 
 # --- parameters -------------------------------------------------------------------------
 SWEEPS = Path(__file__).resolve().parent / "sweeps"
-LAWS = {  # law -> (fit variable, column that varies, TOML of the small scale)
-    "lr": ("lr", "lr", "small.toml"),
-    "n_train": ("n_train", "n_train", "n_train.toml"),
-    "momentum": ("inv_one_minus_m", "momentum", "momentum.toml"),
+#: law → (the fit variable, the sweep files of each scale)
+LAWS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
+    "lr": ("lr", {"small": ("small.toml",), "full": ("paper_lr.toml",)}),
+    "n_train": ("n_train", {"small": ("n_train.toml", "n_train_large.toml"),
+                            "full": ("paper_n_train.toml",)}),
+    "momentum": ("inv_one_minus_m", {"small": ("momentum.toml",),
+                                     "full": ("paper_momentum.toml",)}),
 }
+SCALES = ("tiny", "small", "full")
 METRIC = "final_test_accuracy"
-N_BOOT = 1000
+REPLICATES = {"tiny": 50, "small": 1000, "full": 1000}
 SEED = 0
-MAX_HALF_WIDTH = 0.4
-
-_FULL_BASE: dict[str, Any] = {
-    "data": {"dataset": "mnist1d", "n_test": 2000, "seed": 0},
-    "model": {"name": "mlp", "width": 800, "l2": 0.0},
-    "grid": {"lrs": [1.0], "batch_sizes": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
-             "momenta": [0.9], "n_trains": [1000], "seeds": [0, 1, 2, 3, 4],
-             "replacement": False},
-    # 10,000 updates at ε = 1, m = 0.9: updates = amount·(1 − m)/ε
-    "budget": {"kind": "sde_time", "amount": 100_000.0},
-    "eval": {"checkpoints": 11},
-}
-FULL: dict[str, dict[str, Any]] = {
-    "lr": {"grid": {"lrs": [0.125, 0.25, 0.5, 1.0]}},
-    "n_train": {"grid": {"n_trains": [1250, 2500, 5000, 10_000, 20_000],
-                         "batch_sizes": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
-                         "seeds": [0, 1, 2]}},
-    "momentum": {"grid": {"momenta": [0.8, 0.9, 0.95, 0.975]}},
-}
 
 
-def full_config(law: str, mnist_idx: Path | None) -> dict[str, Any]:
-    raw = copy.deepcopy(_FULL_BASE)
-    for section, values in FULL[law].items():
-        raw[section].update(values)
-    if mnist_idx is not None:
-        raw["data"].update(dataset="mnist", idx_dir=str(mnist_idx))
-    return raw
+def tiny(config: SweepConfig) -> SweepConfig:
+    """A seconds-long version of a small sweep: 2 values of the varied variable, 5 batch sizes,
+    2 seeds, a width-8 network, 40 updates."""
+    return dataclasses.replace(
+        config, lrs=config.lrs[:2], momenta=config.momenta[:2],
+        n_trains=tuple(sorted(config.n_trains)[:2]), batch_sizes=config.batch_sizes[:5],
+        seeds=config.seeds[:2], width=8, budget_kind="updates", budget_amount=40.0,
+        checkpoints=2)
 
 
-def toml_text(raw: dict[str, Any]) -> str:
-    """A config dict as TOML text (JSON scalars and lists are valid TOML values)."""
-    return "\n".join(f"[{section}]\n" + "".join(f"{k} = {json.dumps(v)}\n"
-                                                 for k, v in keys.items())
-                     for section, keys in raw.items())
+def sweeps(law: str, scale: str) -> list[tuple[str, SweepConfig]]:
+    """(name, config) of the sweeps of a law at a scale."""
+    files = LAWS[law][1]["full" if scale == "full" else "small"]
+    configs = [(Path(f).stem, load_config(SWEEPS / f)[0]) for f in files]
+    return [(name, tiny(c) if scale == "tiny" else c) for name, c in configs]
 
 
-def run_law(law: str, text: str, out: Path, figures: Path) -> dict[str, Any]:
+def run_law(law: str, scale: str, out: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run and analyse every sweep of a law: per sweep its record (config, sweep summary,
+    analysis, claim), and the figures by file stem."""
     variable = LAWS[law][0]
-    config = parse_text(text, law)
-    folder = out / law
-    prepare_out(folder, config, text)
-    summary = run_sweep(config, folder)
-    analysis = analyse_sweep(read_results(folder), METRIC, n_boot=N_BOOT, seed=SEED)
-    for stem, figure in scaling_figures(analysis).items():
-        save_figure(figure, figures / f"{law}_{stem}.png")
-    fit = analysis.fits.get(variable)
-    fit_error = analysis.fit_errors.get(variable)
-    collapse = analysis.collapse
-    half = None if fit is None else fit.interval_width / 2
-    claims = {
-        "slope interval contains 1": {
-            "held": fit is not None and fit.theory_in_interval,
-            "detail": fit_error or f"slope {fit.slope:.2f}, 95% interval "
-                                   f"[{fit.ci_low:.2f}, {fit.ci_high:.2f}] over "
-                                   f"{fit.x.size} slices ({len(fit.excluded)} excluded)"},
-        f"interval half-width < {MAX_HALF_WIDTH}": {
-            "held": half is not None and half < MAX_HALF_WIDTH,
-            "detail": fit_error or f"half-width {half:.2f}"},
-        "collapse in g": {
-            "held": collapse.score < COLLAPSE_MAX < analysis.collapse_in_b.score,
-            "detail": f"score {collapse.score:.2f} in g, {analysis.collapse_in_b.score:.2f} "
-                      f"in B (curves by {collapse.by}; between/within seed variance, "
-                      f"< {COLLAPSE_MAX:g} counts as collapsed)"},
-    }
-    return {"config": config.to_dict(), "sweep": vars(summary), **analysis.to_dict(),
-            "claims": claims}
+    records, figures = [], {}
+    for name, config in sweeps(law, scale):
+        folder = out / name
+        prepare_out(folder, config, config.to_toml())
+        start = time.perf_counter()
+        summary = run_sweep(config, folder)
+        table = read_results(folder)
+        analysis = analyse_sweep(table, METRIC, replicates=REPLICATES[scale], seed=SEED)
+        record = analysis.to_dict()
+        claim = law_claim(record, variable).to_dict()
+        claim["statement"] = f"[{name}] {claim['statement']}"
+        records.append({"sweep": name, "config": config.to_dict(),
+                        "summary": dataclasses.asdict(summary), "analysis": record,
+                        "claim": claim, "wall_seconds": time.perf_counter() - start})
+        figures.update({f"{name}_{stem}": fig for stem, fig in scaling_figures(analysis).items()})
+        # memorisation: the peak in B needs the large-B runs to (over)fit the training set
+        figures[f"{name}_train_accuracy_vs_b"] = accuracy_vs_batch_figure(
+            locate_b_opt(table, "final_train_accuracy"), "final train accuracy against B "
+            "(a peak of test accuracy in B needs the large-B runs to memorise)",
+            mark_optimum=False)
+    return records, figures
+
+
+def summary_markdown(records: list[dict[str, Any]], scale: str, env: dict[str, str],
+                     device: str) -> str:
+    """The table of every sweep's law, labelled with how and where it was produced."""
+    lines = [f"# Batch-size scaling laws ({scale} scale)", "",
+             f"Produced by `python {' '.join(sys.argv)}` on {datetime.date.today()} on "
+             f"`{device}`; " + ", ".join(f"{k} {v}" for k, v in env.items()) + ".", "",
+             "| sweep | law | slope [95 %] | predicted | g_opt [95 %] | fit p | coverage "
+             "(b_opt, slope, g_opt) | held |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in records:
+        a, claim = r["analysis"], r["claim"]
+        fit = next(iter(a["fits"].values()), None)
+        g = a["g_opt"]
+        rates = (a["coverage"] or {}).get("rates", {})
+        cells = [r["sweep"], claim["name"].removeprefix("b_opt_vs_"),
+                 "n/a" if fit is None else
+                 f"{fit['slope']:.3f} [{fit['ci_low']:.3f}, {fit['ci_high']:.3f}]",
+                 "n/a" if fit is None else f"{fit['predicted_slope']:.3f}",
+                 "n/a" if g is None else f"{g['g_opt']:.3g} [{g['ci_low']:.3g}, "
+                 f"{g['ci_high']:.3g}]", "n/a" if g is None else f"{g['p_value']:.2g}",
+                 ", ".join(f"{v['rate']:.1%}" for v in rates.values()) or "n/a",
+                 "yes" if claim["held"] else "no"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", choices=("small", "full"), default="small")
-    parser.add_argument("--law", choices=(*LAWS, "all"), default="all")
-    parser.add_argument("--out", type=Path, default=Path("results/batch_size_scaling"))
-    parser.add_argument("--mnist-idx", type=Path, default=None,
-                        help="full scale: a folder with the MNIST IDX files (default MNIST-1D)")
-    args = parser.parse_args()
+    args = parse_args(__doc__, SCALES, "results/batch_size_scaling",
+                      extra=((("--law",), {"choices": (*LAWS, "all"), "default": "all"}),))
     laws = list(LAWS) if args.law == "all" else [args.law]
-    figures = args.out / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
-    record: dict[str, Any] = {"scale": args.scale, "metric": METRIC, "laws": {}}
+    start = time.perf_counter()
+    records, figures = [], {}
     for law in laws:
-        text = ((SWEEPS / LAWS[law][2]).read_text() if args.scale == "small"
-                else toml_text(full_config(law, args.mnist_idx)))
-        start = time.perf_counter()
-        result = run_law(law, text, args.out, figures)
-        result["wall_seconds"] = time.perf_counter() - start
-        record["laws"][law] = result
-        sweep = result["sweep"]
-        print(f"{law} law: {sweep['total']} runs ({sweep['skipped']} already done, "
-              f"{sweep['diverged']} diverged), sweep {sweep['wall_seconds']:.0f} s")
-        for b in result["b_opt"]:
-            print(f"  ε={b['lr']:g} N={b['n_train']} m={b['momentum']:g}: B_opt "
-                  f"{b['b_opt']:.3g} [{b['ci_low']:.3g}, {b['ci_high']:.3g}]"
-                  + (f" (at the {b['edge']} edge)" if b["edge"] else ""))
-        for claim, outcome in result["claims"].items():
-            print(f"[{'HELD' if outcome['held'] else 'FAILED'}] {claim} ({law} law): "
-                  f"{outcome['detail']}")
-    path = args.out / "batch_size_scaling.json"
-    write_json(path, record, indent=1)
-    print(f"wrote {path} and figures in {figures}")
+        found, drawn = run_law(law, args.scale, args.out)
+        records += found
+        figures.update(drawn)
+        for r in found:
+            print(f"{r['sweep']}: {r['summary']['total']} runs ({r['summary']['skipped']} "
+                  f"already done, {r['summary']['diverged']} diverged), "
+                  f"{r['wall_seconds']:.0f} s", flush=True)
+    device = next((row["device"] for row in read_results(args.out / records[0]["sweep"])
+                   .to_pylist()), "unknown")
+    env = environment()
+    record = {"scale": args.scale, "metric": METRIC, "varied": VARIED, "sweeps": records,
+              "device": device, "environment": env,
+              "wall_seconds": time.perf_counter() - start}
+    write_outputs(args.out, "batch_size_scaling", record)
+    (args.out / "figures").mkdir(exist_ok=True)
+    for stem, figure in figures.items():
+        save_figure(figure, args.out / "figures" / f"{stem}.png")
+    write_text(args.out / "summary.md", summary_markdown(records, args.scale, env, device))
+    print_claims([r["claim"] for r in records], record["wall_seconds"], args.out)
 
 
 if __name__ == "__main__":

@@ -136,3 +136,10 @@ def chance_band(n_test: int, n_classes: int = 2, z: float = 3.0) -> float:
     """Half-width z·√(p(1−p)/n_test) of test accuracy around chance p = 1/n_classes."""
     p = 1.0 / n_classes
     return z * math.sqrt(p * (1 - p) / n_test)
+
+
+def equivalence_bound(estimate: float, stderr: float, dof: int, alpha: float) -> float:
+    """Upper bound of |estimate| in two one-sided tests (TOST) at level `alpha`:
+    |estimate| + t_{dof}(1 − α)·stderr. The difference is equivalent to zero within a margin δ
+    (both one-sided tests reject |true difference| ≥ δ) exactly when this bound is below δ."""
+    return abs(estimate) + float(stats.t.isf(alpha, dof)) * stderr

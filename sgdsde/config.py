@@ -16,6 +16,7 @@ from typing import Any, Literal
 from . import theory
 from ._validation import check_choice, check_int, check_number
 from .errors import IncompatibleChoiceError, ParameterRangeError
+from .optimizers import SGD, Optimizer, make_optimizer
 from .sde_models import SDE_MODELS, SDEModel, sde_model
 from .solvers import SOLVERS, default_solver
 
@@ -41,7 +42,8 @@ class RunConfig:
     """Hyper-parameters shared by discrete SGD and its SDE.
 
     Heavy ball in the optax form ``v ← m·v + ĝ``, ``θ ← θ − ε·v`` (``optax.sgd(lr, momentum)``),
-    with minibatch gradient noise of covariance Σ_B = f·C, where f = 1/B with replacement (or
+    or another optax optimiser (`optimizer`, :mod:`sgdsde.optimizers`), with minibatch
+    gradient noise of covariance Σ_B = f·C, where f = 1/B with replacement (or
     infinite data, ``n_train=None``) and f = (1/B)(N−B)/(N−1) without replacement.
 
     **Arguments:**
@@ -55,6 +57,9 @@ class RunConfig:
     - `paths`: ensemble size P ≥ 1 (independent runs).
     - `seed`: integer seed; path i uses ``fold_in(key(seed), i)``.
     - `divergence_bound`: a path is diverged once a saved |θ_i| exceeds this or is NaN/inf.
+    - `optimizer`: ``"sgd"`` (default), ``"rmsprop"``, ``"adam"`` (optax defaults) or an
+      :class:`~sgdsde.optimizers.Optimizer` with its hyper-parameters; `momentum` is heavy
+      ball and applies to ``sgd`` only.
     """
 
     lr: float
@@ -66,10 +71,17 @@ class RunConfig:
     paths: int = 1024
     seed: int = 0
     divergence_bound: float = 1e8
+    optimizer: Optimizer = SGD()
 
     def __post_init__(self) -> None:
         check_lr(self.lr)
         check_momentum(self.momentum)
+        object.__setattr__(self, "optimizer", make_optimizer(self.optimizer))
+        if self.momentum != 0.0 and not self.optimizer.uses_momentum:
+            raise IncompatibleChoiceError(
+                f"momentum={self.momentum} is heavy ball, which applies to optimizer='sgd' "
+                f"only; optimizer={self.optimizer.name!r} needs momentum=0 (its own moments "
+                "are its hyper-parameters)", names=("momentum", "optimizer"))
         check_int("batch_size", self.batch_size)
         if self.n_train is not None:
             check_int("n_train", self.n_train, minimum=2)

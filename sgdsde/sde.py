@@ -43,9 +43,26 @@ def check_compatible(
     - a Stratonovich solver converges to a different SDE than the Itô model unless the model's
       noise is commutative (``commutative_noise``) or additive;
     - noise whose factor is redrawn every step (a random data subset) is unbiased only when the
-      diffusion is evaluated once per step: Euler.
+      diffusion is evaluated once per step: Euler;
+    - a model describes one optimiser (``approximates``), which must be the run's, and a model
+      whose drift needs diag C(θ) (``exact_noise_only``) needs the exact noise factor;
+    - a model whose diffusion depends on its own state (``multiplicative_noise``, RMSprop's
+      P(u)⁻¹) is not additive on any surface.
     """
     model = sde.sde_model
+    if model.approximates != run.optimizer.name:
+        suggestion = ("'sme1', 'sme2' or 'underdamped'" if run.optimizer.name == "sgd"
+                      else repr(run.optimizer.name))
+        raise IncompatibleChoiceError(
+            f"model={model.name!r} is the SDE of optax.{model.approximates}, but the run uses "
+            f"optimizer={run.optimizer.name!r}; use model={suggestion}",
+            names=("model", "optimizer"))
+    if model.exact_noise_only and resampled_noise:
+        raise IncompatibleChoiceError(
+            f"model={model.name!r} needs diag C(θ) in its drift, which a random-subset noise "
+            "factor (noise_subset) cannot give; build the surface without noise_subset",
+            names=("model", "noise_subset"))
+    additive_noise = additive_noise and not model.multiplicative_noise
     if model.plain_sgd_only and run.momentum != 0.0:
         raise IncompatibleChoiceError(
             f"model={model.name!r} is derived for plain SGD and needs momentum=0, got "
@@ -97,13 +114,15 @@ def setup_sde(
         run, config, additive_noise=surface.additive_noise,
         resampled_noise=surface.resampled_noise,
     )
-    model = sde_model(config.model)
-    solver_name = config.resolved_solver(surface.additive_noise)
+    model = sde_model(config.model).bind(run)
+    solver_name = config.resolved_solver(surface.additive_noise and not model.multiplicative_noise)
     solver = make_solver(solver_name)
     tau = float(model.time_per_step(run.lr, run.momentum))
     spec = BrownianSpec(
         kind=config.brownian,
-        horizon=tau * run.steps,
+        # a hair beyond τ·steps: in float32 the solver's last grid point may round above it,
+        # and a virtual Brownian tree refuses to be evaluated outside [0, horizon]
+        horizon=tau * run.steps * (1.0 + 1e-6),
         time_per_step=tau,
         substeps=config.substeps,
         noise_dim=surface.noise_dim,

@@ -1,9 +1,10 @@
-"""The discrete engine: ensembles of heavy-ball SGD, exactly as ``optax.sgd(lr, momentum)``.
+"""The discrete engine: ensembles of heavy-ball SGD, exactly as ``optax.sgd(lr, momentum)``,
+or of the run's other optax optimiser (RMSprop, Adam; :mod:`sgdsde.optimizers`).
 
 Update (optax convention, docs/theory.md §1): v_{k+1} = m·v_k + ĝ_k, θ_{k+1} = θ_k − ε·v_{k+1},
-v_0 = 0, with ĝ_k the surface's minibatch gradient. P independent paths run in one
-``jit(vmap(scan))``; trajectories are saved at requested steps and a path that produces a
-NaN/inf is flagged as diverged.
+v_0 = 0, with ĝ_k the surface's minibatch gradient (the adaptive updates: docs/adaptive.md
+§1). P independent paths run in one ``jit(vmap(scan))``; trajectories are saved at requested
+steps and a path that produces a NaN/inf is flagged as diverged.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from ._types import Key, Steps, Trajectories, Vector
 from .brownian import BrownianSpec, Stream, path_keys
 from .config import RunConfig, check_surface_fits_run, checked_save_steps
 from .errors import IncompatibleChoiceError
+from .optimizers import SGD, Optimizer
 from .results import EnsembleRun, diverged_paths, provenance
 from .surface import Surface
 from .theory import minibatch_noise_factor
+
+#: The kernel's optimiser when none is given: heavy-ball ``optax.sgd``.
+DEFAULT_OPTIMIZER = SGD()
 
 
 def simulate_sgd(
@@ -69,10 +74,11 @@ def simulate_sgd(
         jnp.asarray(steps),
         batch=(run.batch_size, run.n_train, run.replacement),
         coupling=coupling,
+        optimizer_config=run.optimizer.traced(start.dtype),
     )
     info = {
         "simulator": "sgd",
-        "optimizer": f"optax.sgd(lr={run.lr}, momentum={run.momentum})",
+        "optimizer": run.optimizer.describe(run.lr, run.momentum),
         "noise": "coupled to SDE Brownian path" if coupling else "minibatch sampler",
         "config": run,
         **provenance(),
@@ -93,13 +99,16 @@ def sgd_trajectories(
     *,
     batch: tuple[int, int | None, bool],
     coupling: BrownianSpec | None,
+    optimizer_config: Optimizer = DEFAULT_OPTIMIZER,
 ) -> Trajectories:
     """The compiled kernel of :func:`simulate_sgd`: θ at `save_steps` of one heavy-ball path
     per key, from `theta0` (one compilation for the whole ensemble). `batch` = (B, N,
     replacement) of the minibatch sampler; `coupling` drives Gaussian noise by an SDE's
-    Brownian path instead. Sweeps and schedules vmap it over learning rates and starts."""
+    Brownian path instead; `optimizer_config` (default heavy-ball SGD) is built here from its
+    hyper-parameters (arrays are traced, :meth:`~sgdsde.optimizers.Optimizer.traced`). Sweeps
+    and schedules vmap it over learning rates and starts."""
     batch_size, n_train, replacement = batch
-    optimizer = optax.sgd(lr, momentum=momentum)
+    optimizer = optimizer_config.transformation(lr, momentum)
     segment_lengths = jnp.diff(save_steps, prepend=0)
 
     def one_path(key: Key) -> Trajectories:

@@ -118,4 +118,4 @@ def test_sde_config_takes_a_model_object_and_the_registry_lists_it():
     config = SDEConfig(model=UnderdampedSDE())
     assert config.model_name == "underdamped" and isinstance(config.sde_model, UnderdampedSDE)
     assert SDEConfig(model="underdamped").sde_model == config.sde_model
-    assert set(SDE_MODELS) == {"sme1", "sme2", "underdamped"}
+    assert set(SDE_MODELS) == {"sme1", "sme2", "underdamped", "rmsprop", "adam"}

@@ -98,6 +98,24 @@ def test_lanczos_estimate_agrees_with_exact_logdet():
     assert abs(estimate.trace - exact["trace"]) <= z * estimate.trace_stderr + 1e-6
 
 
+@pytest.mark.parametrize("steps", [65, 200])
+def test_lanczos_never_nan_when_its_steps_reach_d(steps):
+    """Digits 0/1 logistic regression (d = 65, many pixels constant on the subset, so ∇∇C has
+    an eigenvalue λ of high multiplicity and a probe's Krylov space is exhausted before d
+    steps): with steps ≥ d the estimate is finite, its smallest Ritz value is the Hessian's
+    smallest eigenvalue, and it agrees with the exact log-det within its standard error (the
+    quadrature is then exact per probe; only the probes' spread remains)."""
+    data = load_dataset("digits", n_train=64, n_test=20, classes=[0, 1], seed=0)
+    surface = learned_surface(data, "logistic", dtype=jnp.float64)
+    cost = summed_cost(surface, 1.0)
+    found = minimize_cost(cost, jnp.zeros(surface.dim))
+    exact = curvature(cost, found.theta)
+    estimate = lanczos_logdet(cost, found.theta, key=jax.random.key(1), probes=30, steps=steps)
+    assert surface.dim == 65 and math.isfinite(estimate.logdet)
+    assert estimate.min_eigenvalue == pytest.approx(exact["min_eigenvalue"], rel=1e-6)
+    assert abs(estimate.logdet - exact["logdet"]) <= z_bound(1) * estimate.logdet_stderr + 1e-6
+
+
 def test_bad_inputs_are_clear_errors():
     surface = _small_logistic()
     with pytest.raises(ParameterRangeError,
@@ -203,6 +221,42 @@ def test_random_label_ratio_equals_its_quadratic_closed_form_draw_by_draw():
     se_sd = draws.std() * math.sqrt((kurtosis - 1) / (4 * draws.size))
     assert abs(draws.std() - predicted["sd"]) <= z_bound(2) * se_sd
     assert predicted["mean"] < 0
+
+
+@pytest.mark.parametrize("n_train", [32, 64])
+def test_random_label_asymptote_has_the_sign_of_p_minus_n_plus_one(n_train):
+    """λ·E[R] → c = (N/8)(p'/(N − 1) − 1) for standardised features (docs/theory.md §5): on
+    MNIST-1D 0/1 (p' = 40 non-constant features) c > 0 at N = 32 and c < 0 at N = 64. The closed
+    form's λ·E[R] approaches c (at λ = 1e7 within 0.1 %), and a 400,000-draw Monte Carlo of the
+    quadratic form over balanced label permutations at λ = 1e5 (where it is within 5 % of the
+    asymptote) has a mean of c's sign and equal to E[R] within its standard error."""
+    from sgdsde.evidence import random_label_prediction
+    from sgdsde.learning import predict_logits
+
+    data = load_dataset("mnist1d", n_train=n_train, n_test=100, classes=[0, 1],
+                        random_labels=True, seed=2)
+    x = np.asarray(data.x_train)
+    nonconstant = int(np.sum(x.std(0) > 1e-9))
+    c = n_train / 8 * (nonconstant / (n_train - 1) - 1)
+    far, large = random_label_prediction(data, [1e7, 1e5])
+    assert far["lambda_mean_limit"] == pytest.approx(c, rel=1e-6)  # float32 features
+    assert far["lambda"] * far["mean"] == pytest.approx(c, rel=1e-3)
+    assert np.sign(c) == (1 if n_train < nonconstant + 1 else -1)
+    surface = learned_surface(data, "logistic", dtype=jnp.float64)
+    jac = np.asarray(jax.jacfwd(lambda t: predict_logits(surface.unflatten(t), surface.x_train))(
+        jnp.zeros_like(surface.theta_init)))
+    a = jac.T @ jac / 4
+    lam = large["lambda"]
+    m = np.linalg.inv(a + lam * np.eye(a.shape[0]))
+    occam = 0.5 * np.sum(np.log1p(np.clip(np.linalg.eigvalsh(a), 0, None) / lam))
+    rng = np.random.default_rng(5)
+    half = np.r_[np.full(n_train // 2, 0.5), np.full(n_train // 2, -0.5)]
+    u = rng.permuted(np.tile(half, (400_000, 1)), axis=1)
+    g = u @ jac
+    draws = 0.5 * np.einsum("ij,jk,ik->i", g, m, g) - occam
+    se = draws.std() / math.sqrt(draws.size)
+    assert abs(draws.mean() - large["mean"]) <= z_bound(1) * se
+    assert np.sign(draws.mean()) == np.sign(c) and abs(draws.mean()) > z_bound(1) * se
 
 
 def test_random_label_study_mean_matches_the_closed_form_at_large_lambda():

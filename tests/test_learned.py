@@ -16,7 +16,7 @@ from sgdsde.compare import covariance_estimate
 from sgdsde.config import budget_steps
 from sgdsde.errors import IncompatibleChoiceError
 from sgdsde.learning import load_dataset, per_example_loss
-from sgdsde.studies import compare_on_learned
+from sgdsde.studies import compare_on_learned, dt_convergence
 from sgdsde.surfaces import learned_surface
 
 
@@ -100,27 +100,39 @@ def mnist1d():
     return load_dataset("mnist1d", n_train=500, n_test=500, seed=0)
 
 
-def final_gap(surface, lr: float, *, replacement: bool, horizon: float = 2.0):
-    """SGD − SME1 final train loss (mean, standard error) at SDE time `horizon`, B = 10, 16
-    paths each."""
+SME = SDEConfig(model="sme1", solver="euler", substeps=2)  # dt = ε/2, never dt = ε
+
+
+def gap_run(lr: float, replacement: bool, horizon: float = 2.0) -> RunConfig:
+    """B = 10 on the 500 examples, 16 paths, to SDE time `horizon`."""
     steps = budget_steps("sde_time", horizon, lr=lr, momentum=0.0, batch_size=10, n_train=500)
-    run = RunConfig(
-        lr=lr, batch_size=10, n_train=500, replacement=replacement, steps=steps, paths=16, seed=1
-    )
-    sde = SDEConfig(model="sme1", solver="euler", substeps=1)
-    gap = compare_on_learned(surface, run, sde, save_steps=(steps,)).gap["train_loss"]
-    return float(gap.value[-1]), float(gap.stderr[-1])
+    return RunConfig(lr=lr, batch_size=10, n_train=500, replacement=replacement, steps=steps,
+                     paths=16, seed=1)
+
+
+def final_gap(surface, lr: float, *, replacement: bool):
+    """SGD − SME1 final train loss (mean, standard error) at SDE time 2, and the SDE
+    ensemble's own standard error."""
+    run = gap_run(lr, replacement)
+    comparison = compare_on_learned(surface, run, SME, save_steps=(run.steps,))
+    gap = comparison.gap["train_loss"]
+    return (float(gap.value[-1]), float(gap.stderr[-1]),
+            float(comparison.sde_estimates["train_loss"].stderr[-1]))
 
 
 @pytest.mark.parametrize("model", ["logistic", "mlp"])
-def test_sgd_and_sde_agree_at_small_lr(mnist1d, model):
-    """At ε = 0.001 (2,000 updates to SDE time 2), with independent minibatches (drawn with
+def test_sgd_and_sde_agree_at_small_lr_with_a_dt_converged_sde(mnist1d, model):
+    """At ε = 0.01 (200 updates to SDE time 2), with independent minibatches (drawn with
     replacement: the noise the SDE's independent increments model), the final train losses of
-    16 SGD runs and 16 first-order SME paths (exact state-dependent noise) agree within 4
-    combined standard errors, on logistic regression and on an MLP."""
+    16 SGD runs and 16 first-order SME paths (exact state-dependent noise, dt = ε/2) agree
+    within 4 combined standard errors, on logistic regression and on an MLP — and the SDE is
+    converged there: halving dt on the same Brownian paths moves its final train loss and test
+    accuracy by less than their ensemble standard error (the paired shift + 4 of its se)."""
     surface = learned_surface(mnist1d, model, width=32)
-    gap, stderr = final_gap(surface, 0.001, replacement=True)
+    gap, stderr, sde_se = final_gap(surface, 0.01, replacement=True)
     assert abs(gap) < 4 * stderr
+    shift = dt_convergence(surface, gap_run(0.01, True), SME, paths=4)["train_loss"]
+    assert abs(shift["shift"]) + 4 * shift["stderr"] < sde_se
 
 
 def test_reshuffled_epochs_are_not_described_by_the_sde(mnist1d):
@@ -130,8 +142,8 @@ def test_reshuffled_epochs_are_not_described_by_the_sde(mnist1d):
     logistic regression, while with replacement they agree. So the agreement above is not for
     want of resolution, and the comparison must use independent minibatches."""
     surface = learned_surface(mnist1d, "logistic")
-    shuffled_gap, shuffled_se = final_gap(surface, 0.01, replacement=False)
-    independent_gap, independent_se = final_gap(surface, 0.01, replacement=True)
+    shuffled_gap, shuffled_se, _ = final_gap(surface, 0.01, replacement=False)
+    independent_gap, independent_se, _ = final_gap(surface, 0.01, replacement=True)
     assert abs(shuffled_gap) > 4 * shuffled_se
     assert abs(independent_gap) < 4 * independent_se
 

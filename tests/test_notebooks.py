@@ -15,6 +15,7 @@ EXPECTED = {
     "02_learned_surfaces.ipynb",
     "03_batch_size_scaling.ipynb",
     "04_evidence.ipynb",
+    "05_adam_batch_size.ipynb",
 }
 KERNEL = "python3"
 

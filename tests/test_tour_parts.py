@@ -10,12 +10,13 @@ import pytest
 
 from sgdsde.scaling import parse_config
 from sgdsde.tour import (
-    COLLAPSE_BOUND,
     PARTS,
+    ScalingTourSettings,
     check_parts,
     learned_claims,
     scaling_claims,
     sweep_text,
+    tour_sweep,
 )
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
@@ -27,6 +28,9 @@ def test_the_tour_sweeps_the_experiments_small_grid():
     assert tour == small
     quick = parse_config(tomllib.loads(sweep_text("tour_sweep_quick.toml")))
     assert len(quick.lrs) >= 2 and len(quick.batch_sizes) >= 3
+    assert tour_sweep(ScalingTourSettings(seed=0)) == small
+    other = tour_sweep(ScalingTourSettings(seed=2))
+    assert other.seeds == (8, 9, 10, 11) and other.lrs == small.lrs
 
 
 def test_parts_are_returned_in_tour_order():
@@ -38,15 +42,20 @@ def _gap(mean, stderr):
     return {"mean": mean, "stderr": stderr}
 
 
-def _learned_record(mlp_large_gap, diverged=0.0):
+def _learned_record(mlp_large_gap, diverged=0.0, dt_shift=1e-5):
     rows = []
     for model in ("logistic", "mlp"):
         for lr in (0.03, 1.0):
             gap = mlp_large_gap if lr == 1.0 else _gap(0.001, 0.001)
+            sde = {"mean": 1.0, "stderr": 0.001}
             rows.append({
                 "model": model, "lr": lr,
-                "final": {"train_loss": {"gap": gap}, "test_accuracy": {"gap": _gap(0, 0.01)}},
+                "final": {"train_loss": {"gap": gap, "sde": sde},
+                          "test_accuracy": {"gap": _gap(0, 0.01), "sde": sde}},
                 "comparison": {"diverged_fraction": {"sgd": diverged, "sde": 0.0}},
+                "dt_check": None if lr == 1.0 else {
+                    name: {"shift": dt_shift, "stderr": 1e-5}
+                    for name in ("train_loss", "test_accuracy")},
             })
     return {"settings": {"lrs": (0.03, 1.0), "noise_scale": 2.0}, "rows": rows}
 
@@ -59,38 +68,65 @@ def _learned_record(mlp_large_gap, diverged=0.0):
 ])  # the logistic contrast at large ε gets the same gap (diverged included)
 def test_learned_breakdown_claim(gap, diverged, held):
     agree, breakdown = learned_claims(_learned_record(gap, diverged))
-    assert agree.held  # every small-ε gap is 1 se
+    assert agree.held  # every small-ε gap is 1 se, the SDE converged in dt
     assert breakdown.held is held
 
 
-def _scaling_record(fit, in_g, in_b, schedule_gap=0.001):
+def test_learned_agreement_needs_a_dt_converged_sde():
+    """Halving dt moved the SDE's final numbers by as much as their own standard error (the
+    shift's bound exceeds it): the agreement is not claimed."""
+    agree, _ = learned_claims(_learned_record(_gap(0.05, 0.01), dt_shift=0.001))
+    assert not agree.held and "dt halved" in agree.measured
+
+
+def _collapse(spread, se=0.001, margin=0.02):
+    return {"spread": spread, "spread_se": se, "n_seeds": 4, "margin": margin, "score": 1.0,
+            "permutation_mean": 1.2}
+
+
+def _scaling_record(fit, p_value=0.5, in_g=0.005, in_b=0.05, schedule_gap=0.001):
     return {
-        "analysis": {"fits": {"lr": fit} if fit else {}, "fit_errors": {},
-                     "collapse": {"score": in_g}, "collapse_in_b": {"score": in_b}},
-        "schedules": {"runs": 8, "schedules": {"decay ε": {"total_updates": 3000},
-                                               "grow B": {"total_updates": 1750}},
+        "analysis": {
+            "fits": {"lr": fit} if fit else {}, "errors": {} if fit else {"lr": "no slice"},
+            "g_opt": {"g_opt": 13.0, "ci_low": 12.0, "ci_high": 14.0, "p_value": p_value,
+                      "replicates": 200} if fit else None,
+            "coverage": {"rates": {"b_opt": {"rate": 0.95, "stderr": 0.01}}},
+            "collapse": _collapse(in_g), "collapse_in_b": _collapse(in_b)},
+        "schedules": {"runs": 8,
+                      "schedules": {"decay ε": {"total_updates": 3000, "final_sd": 0.015},
+                                    "grow B": {"total_updates": 1750}},
                       "differences": {"decay ε − grow B": {"gap": schedule_gap,
-                                                          "stderr": 0.002}}},
+                                                          "stderr": 0.002, "pairs": 8}}},
     }
 
 
-FIT = {"slope": 1.02, "ci_low": 0.99, "ci_high": 1.05, "n_slices": 7, "excluded": [],
-       "theory_in_interval": True}
+FIT = {"slope": 0.99, "ci_low": 0.93, "ci_high": 1.05, "slope_se": 0.02, "n_slices": 7,
+       "excluded": [], "predicted_slope": 0.976, "n_seeds": 4, "confidence": 0.95}
 
 
 def test_scaling_claims():
-    slope, collapse, schedule = scaling_claims(_scaling_record(FIT, 0.5, 10.0))
-    assert slope.held and collapse.held and schedule.held
-    assert "half-width 0.03" in slope.measured
-    missing, _, _ = scaling_claims(_scaling_record(None, 0.5, 10.0))
+    """The claims' logic on hand-made records: the law holds when the goodness of fit passes
+    and the slope equals the predicted one within ±0.25 by TOST (0.014 + 5.84·0.02 = 0.13);
+    the collapse is an equivalence on both axes; the schedules are equivalent within one run's
+    sd by TOST."""
+    law, collapse, schedule = scaling_claims(_scaling_record(FIT))
+    assert law.held and collapse.held and schedule.held
+    assert "0.976" in law.predicted and "g_opt = 13" in law.measured
+    missing, _, _ = scaling_claims(_scaling_record(None))
     assert not missing.held and "no fit" in missing.measured
-    _, no_collapse, _ = scaling_claims(_scaling_record(FIT, COLLAPSE_BOUND + 1, 10.0))
-    _, not_b, _ = scaling_claims(_scaling_record(FIT, 0.5, COLLAPSE_BOUND - 1))
-    assert not no_collapse.held and not not_b.held
-    _, undefined, _ = scaling_claims(_scaling_record(FIT, None, None))  # < 2 curves overlap
+    rejected, _, _ = scaling_claims(_scaling_record(FIT, p_value=0.001))
+    off, _, _ = scaling_claims(_scaling_record({**FIT, "slope": 1.2}))  # 0.224 + 0.117
+    vague, _, _ = scaling_claims(_scaling_record({**FIT, "slope_se": 0.1}))  # cannot tell
+    assert not rejected.held and not off.held and not vague.held
+    _, spread_in_g, _ = scaling_claims(_scaling_record(FIT, in_g=0.015))  # 0.015 + 5.8·0.001
+    _, close_in_b, _ = scaling_claims(_scaling_record(FIT, in_b=0.022))
+    assert not spread_in_g.held and not close_in_b.held
+    _, undefined, _ = scaling_claims(_scaling_record(FIT, in_g=None))  # < 2 curves overlap
     assert not undefined.held and "n/a" in undefined.measured
-    _, _, unequal = scaling_claims(_scaling_record(FIT, 0.5, 10.0, schedule_gap=0.01))
-    assert not unequal.held  # 5 se > 2.81
+    _, _, unequal = scaling_claims(_scaling_record(FIT, schedule_gap=0.01))
+    assert not unequal.held  # 0.01 + 4.03·0.002 = 0.018 > 0.015
+    _, _, tiny_but_real = scaling_claims(_scaling_record(FIT, schedule_gap=0.004))
+    assert tiny_but_real.held  # resolved (2 se) yet far inside the margin: equivalent
 
 
 def test_tour_save_writes_the_report_and_strict_json(tmp_path):

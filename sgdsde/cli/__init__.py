@@ -7,6 +7,7 @@ from . import (  # noqa: F401 (register)
     _noise_scale,
     _nqm,
     _quadratic,
+    _rule,
     _scaling,
     _svag,
     _sweep,

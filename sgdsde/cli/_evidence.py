@@ -85,8 +85,9 @@ def evidence(
     ] = None,
     labels: Annotated[str, typer.Option(
         help="informative, or random (balanced random labels in train and test, drawn by "
-        "--seed). One draw: at large λ its ratio's sign is nearly random (E ∝ −λ⁻², sd ∝ λ⁻¹; "
-        "sgdsde.evidence.random_label_study averages draws against the closed form).")
+        "--seed). One draw says little: at large λ the mean and the spread of the ratio over "
+        "label draws both fall like 1/λ (sgdsde.evidence.random_label_study averages draws "
+        "against the closed form).")
     ] = "informative",
     lambdas: Annotated[str, typer.Option(
         help="Prior precisions λ > 0: a comma list, or logspace:A:B:K for K values from "

@@ -24,8 +24,8 @@ def tour(
                                       "figures and the sweep (created if missing).")]
     = Path("results/tour"),
     parts: Annotated[str, typer.Option(
-        help="Comma list of the parts to run, in any order: " + ", ".join(PARTS)
-        + " (default: all).")] = ",".join(PARTS),
+        help=f"Comma list of the parts to run, in any order: {', '.join(PARTS)} (default: "
+        "all).")] = ",".join(PARTS),
     quick: Annotated[bool, typer.Option(
         "--quick", help="Much smaller runs (loose error bars; for smoke tests).")] = False,
     seed: Annotated[int, typer.Option(
@@ -47,11 +47,12 @@ def tour(
     the SME on MNIST-1D, agreement at small ε and breakdown at large ε; (3) scaling: a small
     batch-size sweep (resumed if interrupted), B_opt against ε, the collapse of test accuracy
     in g, and decay ε ≡ grow B; (4) evidence: Laplace evidence for random and informative
-    labels, and the curvature of SGD end points against g; (5) toolkit: the gradient noise
-    scale (exact against the two-batch estimate), the noisy quadratic model (SGD against its
-    exact expected loss, momentum raising the critical batch size) and the SVAG validity test.
-    Writes one report (report.md with the figures), results.json and the PNGs into --out and
-    prints the report's path.
+    labels, and the curvature of SGD end points against g; (5) adaptive: batch-size rules on
+    MNIST-1D, the square-root rule for Adam and RMSprop, the linear rule for SGD; (6) toolkit:
+    the gradient noise scale (exact against the two-batch estimate), the noisy quadratic model
+    (SGD against its exact expected loss, momentum raising the critical batch size) and the
+    SVAG validity test. Writes one report (report.md with the figures), results.json and the
+    PNGs into --out and prints the report's path.
     """
     with user_errors():
         chosen = check_parts([p.strip() for p in parts.split(",") if p.strip()])

@@ -1,14 +1,32 @@
-"""Noise and flatness (docs/theory.md §5, Smith & Le 2018): curvature and Laplace evidence of
-the minima SGD finds at different noise scales g = ε(N/B − 1)/(1 − m), at the same budget of
-updates.
+"""Noise and flatness (docs/theory.md §5, Smith & Le 2018): the curvature, and where defined
+the Laplace evidence, of the points SGD reaches at different noise scales g = ε(N/B − 1)/(1 − m),
+**at equal SDE time**.
 
-For each batch size B an ensemble of SGD runs (seeds) trains the model from the same
+Which clock: runs at different B are compared after the same SDE time T = updates·ε/(1 − m)
+(at a fixed ε: the same number of updates). In the SDE description (docs/theory.md §2) two such
+runs have followed the same drift for the same time and differ only in their noise, g/N·C —
+the comparison the claim is about. Equal epochs would leave the large-B runs close to their
+initialisation (B = 125 gets 1/25 of the updates of B = 5), so their curvature would be the
+initialisation's, not the noise's. Training progress is reported beside the curvature (the end
+points' train loss), so the reader sees what each clock costs.
+
+For each batch size an ensemble of SGD runs (seeds) trains the model from the same
 initialisation; at each end point the exact Hessian of the summed cost
 C = N·(mean NLL) + (λ/2)‖θ‖² gives tr ∇∇C and, where ∇∇C ≻ 0, ln det ∇∇C and a *local*
-Laplace log evidence ratio against the null model, −C − ½Σ ln(λ_j/λ) + N ln n. SGD end points
-are not exact minima (polishing an MLP to a true minimum with L-BFGS did not converge within
-2,000 iterations here), so that number is labelled a local estimate; end points whose Hessian
-is not positive definite are counted, not averaged. "Flatter" means a smaller trace.
+Laplace log evidence ratio against the null model, −C − ½Σ ln(λ_j/λ) + N ln n; end points whose
+Hessian is not positive definite are counted, not averaged. "Flatter" means a smaller trace.
+
+**Limitations, stated.** (1) The trace is not invariant to reparametrisation: scaling a ReLU
+unit's incoming weights by α and its outgoing ones by 1/α leaves the network's function
+unchanged but changes ∇∇C; the Laplace evidence with its fixed Gaussian prior (what the
+flatness argument of docs/theory.md §5 is about) is computed in the same parametrisation, which
+is why the trace is reported in it. (2) SGD end points of an MLP are not minima, and polishing
+them into one does not work: L-BFGS (3,000 iterations) and damped Newton from the end points of
+width-4 and width-8 MLPs on MNIST-1D end with a smallest Hessian eigenvalue of −0.01 to −1.6
+(saddles and flat directions), and the minimum of L2-regularised logistic regression is unique,
+so g cannot move it. "Noise → flatter → higher evidence" is therefore measured here as
+noise → flatter (the trace), with the local evidence reported where an end point's Hessian
+happens to be positive definite — not end to end at true minima.
 """
 
 from __future__ import annotations
@@ -21,7 +39,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ..config import RunConfig
+from ..config import RunConfig, budget_steps
 from ..learning import Dataset
 from ..sgd import simulate_sgd
 from ..surfaces import learned_surface
@@ -36,7 +54,10 @@ class FlatnessPoint:
 
     batch_size: int
     noise_scale: float
+    updates: int
+    epochs: float
     test_accuracy: np.ndarray
+    train_loss: np.ndarray
     hessian_trace: np.ndarray
     logdet: np.ndarray
     log_evidence_ratio_per_example: np.ndarray
@@ -55,7 +76,10 @@ class FlatnessPoint:
         return {
             "batch_size": self.batch_size,
             "noise_scale": self.noise_scale,
+            "updates": self.updates,
+            "epochs": self.epochs,
             "test_accuracy": mean_se(self.test_accuracy),
+            "train_loss": mean_se(self.train_loss),
             "hessian_trace": mean_se(self.hessian_trace),
             "logdet": mean_se(self.logdet),
             "log_evidence_ratio_per_example": mean_se(self.log_evidence_ratio_per_example),
@@ -79,24 +103,27 @@ def flatness_study(
     batch_sizes: Sequence[int],
     *,
     lr: float,
-    updates: int,
+    sde_time: float,
     seeds: int,
     width: int = 16,
     prior_precision: float = 1.0,
     seed: int = 0,
 ) -> list[FlatnessPoint]:
-    """Train an MLP by SGD (m = 0, shuffled epochs) for `updates` steps at each batch size, then
-    measure curvature and evidence of the minimum each run reached (needs jax x64)."""
+    """Train an MLP by SGD (m = 0, shuffled epochs) at each batch size for the same SDE time
+    `sde_time` (⌈T/ε⌉ updates; module docstring), then measure the curvature (and local
+    evidence) of each end point (needs jax x64)."""
     require_x64()
     surface = learned_surface(dataset, "mlp", width=width, seed=seed, dtype=np.float64)
     check_hessian_method("exact", surface.dim)
     cost = summed_cost(surface, prior_precision)
     points = []
     for batch_size in batch_sizes:
+        updates = budget_steps("sde_time", sde_time, lr=lr, momentum=0.0,
+                               batch_size=batch_size, n_train=dataset.n_train)
         run = RunConfig(lr=lr, batch_size=batch_size, n_train=dataset.n_train, steps=updates,
                         paths=seeds, seed=seed)
         sgd = simulate_sgd(surface, run, save_steps=(updates,))
-        accuracy = surface.ensemble_metrics(sgd)["test_accuracy"][:, -1]
+        metrics = surface.ensemble_metrics(sgd)
         finals = sgd.final[~np.asarray(sgd.diverged)]
         measured = [_endpoint_curvature(cost, theta, prior_precision, dataset) for theta in finals]
         keys = ("hessian_trace", "logdet", "log_evidence_ratio_per_example", "grad_norm")
@@ -104,7 +131,10 @@ def flatness_study(
         points.append(FlatnessPoint(
             batch_size=batch_size,
             noise_scale=run.noise_scale,
-            test_accuracy=accuracy,
+            updates=updates,
+            epochs=updates * batch_size / dataset.n_train,
+            test_accuracy=metrics["test_accuracy"][:, -1],
+            train_loss=metrics["train_loss"][:, -1],
             **columns,
         ))
     return points

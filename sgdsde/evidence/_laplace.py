@@ -131,12 +131,18 @@ def hessian_vector_product(cost_fn: CostFn, theta: Vector, v: Vector) -> Vector:
 def _lanczos_probe(cost_fn: CostFn, theta: Vector, v: Vector, steps: int):
     """Lanczos tridiagonalisation (full re-orthogonalisation) of H = ∇∇C(θ) from probe v:
     the Gauss quadrature of vᵀ ln(H) v ≈ ‖v‖² Σ_k τ_k² ln θ_k, θ_k the Ritz values and τ_k the
-    first components of their eigenvectors; and the Hutchinson term vᵀHv."""
+    first components of their eigenvectors; and the Hutchinson term vᵀHv.
+
+    When the Krylov space of v is exhausted before `steps` (β_k ≈ 0: v lies in an invariant
+    subspace, e.g. when H has repeated eigenvalues, or `steps` reaches d) the recursion stops
+    there: the steps after the breakdown are replaced by a decoupled diagonal block above every
+    Ritz value, whose eigenvectors have zero first component, so they add nothing to the
+    quadrature (exact in that case) and do not lower the smallest Ritz value."""
     d = theta.shape[0]
     q0 = v / jnp.linalg.norm(v)
 
     def body(i, carry):
-        basis, alphas, betas, q, q_prev, beta_prev = carry
+        basis, alphas, betas, active, q, q_prev, beta_prev, alive = carry
         basis = basis.at[i].set(q)
         w = hessian_vector_product(cost_fn, theta, q) - beta_prev * q_prev
         alpha = w @ q
@@ -144,15 +150,22 @@ def _lanczos_probe(cost_fn: CostFn, theta: Vector, v: Vector, steps: int):
         w = w - basis.T @ (basis @ w)  # rows > i are still zero
         w = w - basis.T @ (basis @ w)
         beta = jnp.linalg.norm(w)
-        q_next = jnp.where(beta > 1e-12 * (jnp.abs(alpha) + 1), w / beta, jnp.zeros_like(w))
-        return basis, alphas.at[i].set(alpha), betas.at[i].set(beta), q_next, q, beta
+        grows = beta > 1e-12 * (jnp.abs(alpha) + 1)
+        q_next = jnp.where(grows, w / beta, jnp.zeros_like(w))
+        return (basis, alphas.at[i].set(alpha), betas.at[i].set(beta), active.at[i].set(alive),
+                q_next, q, beta, alive & grows)
 
-    init = (jnp.zeros((steps, d), theta.dtype), jnp.zeros(steps, theta.dtype),
-            jnp.zeros(steps, theta.dtype), q0, jnp.zeros_like(q0), jnp.zeros((), theta.dtype))
-    _, alphas, betas, *_ = jax.lax.fori_loop(0, steps, body, init)
-    tri = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
+    zeros = jnp.zeros(steps, theta.dtype)
+    init = (jnp.zeros((steps, d), theta.dtype), zeros, zeros, jnp.zeros(steps, bool), q0,
+            jnp.zeros_like(q0), jnp.zeros((), theta.dtype), jnp.array(True))
+    _, alphas, betas, active, *_ = jax.lax.fori_loop(0, steps, body, init)
+    above = 1.0 + 2.0 * jnp.max(jnp.where(active, jnp.abs(alphas), 0.0)) + 2.0 * jnp.max(betas)
+    diagonal = jnp.where(active, alphas, above)
+    coupled = jnp.where(active[1:], betas[:-1], 0.0)
+    tri = jnp.diag(diagonal) + jnp.diag(coupled, 1) + jnp.diag(coupled, -1)
     ritz, vectors = jnp.linalg.eigh(tri)
-    quad = (v @ v) * jnp.sum(vectors[0] ** 2 * jnp.log(ritz))
+    weights = vectors[0] ** 2
+    quad = (v @ v) * jnp.sum(jnp.where(weights > 0, weights * jnp.log(ritz), 0.0))
     hutchinson = v @ hessian_vector_product(cost_fn, theta, v)
     return quad, hutchinson, jnp.min(ritz)
 

@@ -4,22 +4,21 @@ slice, the scaling fits, the collapse in the noise scale g) and step schedules (
 """
 
 from . import _store as store
-from ._analysis import VARIABLES as VARIABLES
 from ._analysis import VARIED as VARIED
-from ._analysis import BOpt as BOpt
-from ._analysis import Collapse as Collapse
-from ._analysis import GCurve as GCurve
-from ._analysis import ScalingFit as ScalingFit
 from ._analysis import SweepAnalysis as SweepAnalysis
 from ._analysis import analyse_sweep as analyse_sweep
-from ._analysis import as_columns as as_columns
-from ._analysis import collapse_in_g as collapse_in_g
-from ._analysis import fit_scaling as fit_scaling
-from ._analysis import locate_b_opt as locate_b_opt
+from ._b_opt import STATUSES as STATUSES
+from ._b_opt import BOpt as BOpt
+from ._b_opt import locate_b_opt as locate_b_opt
+from ._collapse import Collapse as Collapse
+from ._collapse import GCurve as GCurve
+from ._collapse import collapse_in_g as collapse_in_g
 from ._config import SweepConfig as SweepConfig
 from ._config import load_config as load_config
 from ._config import parse_config as parse_config
 from ._config import parse_text as parse_text
+from ._coverage import Coverage as Coverage
+from ._coverage import interval_coverage as interval_coverage
 from ._critical_batch import CriticalBatchFit as CriticalBatchFit
 from ._critical_batch import StepsToTarget as StepsToTarget
 from ._critical_batch import check_batch_sizes as check_batch_sizes
@@ -28,6 +27,12 @@ from ._critical_batch import critical_batch_study as critical_batch_study
 from ._critical_batch import fit_critical_batch as fit_critical_batch
 from ._critical_batch import nqm_critical_batch as nqm_critical_batch
 from ._critical_batch import nqm_lr_grid as nqm_lr_grid
+from ._laws import VARIABLES as VARIABLES
+from ._laws import GOptFit as GOptFit
+from ._laws import ScalingFit as ScalingFit
+from ._laws import fit_g_opt as fit_g_opt
+from ._laws import fit_scaling as fit_scaling
+from ._laws import predicted_log_b as predicted_log_b
 from ._plan import RunSpec as RunSpec
 from ._plan import batch_id as batch_id
 from ._plan import expand as expand
@@ -37,6 +42,7 @@ from ._schedules import ScheduleResult as ScheduleResult
 from ._schedules import compare_schedules as compare_schedules
 from ._schedules import run_schedule as run_schedule
 from ._schedules import step_schedules as step_schedules
+from ._slices import as_columns as as_columns
 from ._store import read_results as read_results
 from ._sweep import CONFIG_NAME as CONFIG_NAME
 from ._sweep import SweepSummary as SweepSummary
@@ -44,11 +50,13 @@ from ._sweep import prepare_out as prepare_out
 from ._sweep import run_sweep as run_sweep
 
 __all__ = [
-    "CONFIG_NAME", "VARIABLES", "VARIED", "BOpt", "Collapse", "GCurve", "Phase", "RunSpec",
-    "ScalingFit", "ScheduleResult", "SweepAnalysis", "SweepConfig", "SweepSummary",
-    "analyse_sweep", "as_columns", "batch_id", "collapse_in_g", "compare_schedules", "expand",
-    "fit_scaling", "load_config", "locate_b_opt", "parse_config", "parse_text", "plan_batches",
-    "prepare_out", "read_results", "run_schedule", "run_sweep", "step_schedules", "store",
+    "CONFIG_NAME", "STATUSES", "VARIABLES", "VARIED", "BOpt", "Collapse", "Coverage", "GCurve",
+    "GOptFit", "Phase", "RunSpec", "ScalingFit", "ScheduleResult", "SweepAnalysis",
+    "SweepConfig", "SweepSummary", "analyse_sweep", "as_columns", "batch_id", "collapse_in_g",
+    "compare_schedules", "expand", "fit_g_opt", "fit_scaling", "interval_coverage",
+    "load_config", "locate_b_opt", "parse_config", "parse_text", "plan_batches",
+    "predicted_log_b", "prepare_out", "read_results", "run_schedule", "run_sweep",
+    "step_schedules", "store",
     "CriticalBatchFit", "StepsToTarget", "check_batch_sizes", "check_lrs",
     "critical_batch_study", "fit_critical_batch", "nqm_critical_batch", "nqm_lr_grid",
 ]

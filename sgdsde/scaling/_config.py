@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -95,6 +96,23 @@ class SweepConfig:
         """JSON-ready record of the configuration (tuples as lists)."""
         return {k: list(v) if isinstance(v, tuple) else v
                 for k, v in dataclasses.asdict(self).items()}
+
+    def to_toml(self) -> str:
+        """The configuration as the TOML text that :func:`parse_text` reads back to it."""
+        c = self.to_dict()
+        sections = {
+            "data": {"dataset": c["dataset"], "n_test": c["n_test"], "classes": c["classes"],
+                     "seed": c["data_seed"], "idx_dir": c["idx_dir"]},
+            "model": {"name": c["model"], "width": c["width"], "l2": c["l2"]},
+            "grid": {key: c[key] for key in ("lrs", "batch_sizes", "momenta", "n_trains",
+                                             "seeds", "replacement")},
+            "budget": {"kind": c["budget_kind"], "amount": c["budget_amount"]},
+            "eval": {"checkpoints": c["checkpoints"], "max_batch": c["max_batch"]},
+        }
+        return "\n".join(f"[{name}]\n" + "".join(f"{key} = {json.dumps(value)}\n"
+                                                  for key, value in body.items()
+                                                  if value is not None)
+                         for name, body in sections.items())
 
 
 def _fail(key: str, message: str) -> SweepConfigError:

@@ -115,8 +115,9 @@ def compare_schedules(surface: LearnedSurface, schedules: dict[str, Sequence[Pha
     """Run every schedule on the same `runs` seeds (paired runs) and compare each final test
     accuracy with the `reference` schedule's by the paired difference ± its standard error.
     Returns a JSON-ready record: per schedule the updates per phase and in total, the mean test
-    accuracy after each phase, the final mean ± stderr and the diverged count; and per other
-    schedule ``"<reference> − <name>"`` = {gap, stderr}."""
+    accuracy after each phase, the final mean ± stderr, the runs' standard deviation
+    (``final_sd``, one run's spread) and the diverged count; and per other schedule
+    ``"<reference> − <name>"`` = {gap, stderr, pairs} (pairs: runs finite in both)."""
     results = {name: run_schedule(surface, phases, momentum=momentum, runs=runs, seed=seed)
                for name, phases in schedules.items()}
     record: dict[str, Any] = {"runs": runs, "schedules": {}, "differences": {}}
@@ -128,14 +129,16 @@ def compare_schedules(surface: LearnedSurface, schedules: dict[str, Sequence[Pha
             "updates": list(result.updates), "total_updates": result.total_updates,
             "test_accuracy_per_phase": np.nanmean(result.test_accuracy, axis=1).tolist(),
             "final_test_accuracy": float(final.value), "final_stderr": float(final.stderr),
+            "final_sd": float(np.std(finite, ddof=1)) if finite.size > 1 else math.nan,
             "diverged": int(result.diverged.sum()),
         }
     base = results[reference].test_accuracy[-1]
     for name, result in results.items():
         if name != reference:
-            gap = difference_estimate(base, result.test_accuracy[-1], paired=True)
+            both = np.isfinite(base) & np.isfinite(result.test_accuracy[-1])
+            gap = difference_estimate(base[both], result.test_accuracy[-1][both], paired=True)
             record["differences"][f"{reference} − {name}"] = {
-                "gap": float(gap.value), "stderr": float(gap.stderr)}
+                "gap": float(gap.value), "stderr": float(gap.stderr), "pairs": int(both.sum())}
     return record
 
 

@@ -26,6 +26,7 @@ from ..results import EnsembleRun
 from ..sde import simulate_sde
 from ..sgd import simulate_sgd
 from ..surfaces import METRICS, LearnedSurface, learned_surface
+from ._dt import halved_dt_runs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,13 +105,35 @@ def compare_on_learned(
 FINAL_METRICS = ("train_loss", "test_accuracy")
 
 
+def dt_convergence(surface: LearnedSurface, run: RunConfig, sde: SDEConfig, *,
+                   paths: int = 4) -> dict[str, dict[str, float]]:
+    """How far halving the SDE's time step moves its final metrics (docs/theory.md §2): the
+    SDE integrated at `sde.substeps` and at twice as many per SGD step on the *same* Brownian
+    paths (one tree, both resolutions) for `paths` paths; per
+    metric of :data:`FINAL_METRICS` the paired shift (fine − coarse) and its standard error.
+    The SDE's numbers are converged when the shift is far below their own ensemble standard
+    error; paired paths resolve it with a few paths."""
+    results = halved_dt_runs(surface, dataclasses.replace(run, paths=paths), sde,
+                             save_steps=(run.steps,))
+    coarse, fine = [surface.ensemble_metrics(result) for result in results]
+    return {name: {key: float(getattr(estimate, attr)) for key, attr in
+                   (("shift", "value"), ("stderr", "stderr"))}
+            for name in FINAL_METRICS
+            for estimate in [difference_estimate(fine[name][:, -1], coarse[name][:, -1],
+                                                 paired=True)]}
+
+
 def fixed_noise_comparison(
     data: Any, model: str, *, lr: float, noise_scale: float, sde_time: float, paths: int,
     sde_dt: float, width: int = 64, replacement: bool = True, checkpoints: int = 6,
     sde_model: str = "sme1", solver: str = "euler", seed: int = 0,
+    dt_check_paths: int | None = 4,
 ) -> dict[str, Any]:
     """SGD against its SDE at learning rate ε and a fixed noise scale g = εN/B (so B = εN/g),
-    for the same SDE time T (⌈T/ε⌉ updates), the SDE solved with one step dt = ε/⌈ε/sde_dt⌉.
+    for the same SDE time T (⌈T/ε⌉ updates), the SDE solved with the step
+    dt = ε/max(2, ⌈ε/sde_dt⌉) — never dt = ε, where Euler–Maruyama *is* SGD with Gaussian
+    noise — and, unless `dt_check_paths` is None, checked for convergence by halving it
+    (:func:`dt_convergence`, recorded under ``dt_check``).
 
     With replacement Σ_B = C/B, so the SME's diffusion ε·Σ_B = (g/N)·C: every ε at the same g
     integrates the same SDE and only SGD's discreteness changes. Returns a JSON-ready record:
@@ -122,12 +145,12 @@ def fixed_noise_comparison(
     surface = learned_surface(data, model, width=width, seed=seed)
     steps = budget_steps("sde_time", sde_time, lr=lr, momentum=0.0, batch_size=batch,
                          n_train=n_train)
-    substeps = max(1, math.ceil(lr / sde_dt - 1e-9))
+    substeps = max(2, math.ceil(lr / sde_dt - 1e-9))
     run = RunConfig(lr=lr, batch_size=batch, n_train=n_train, replacement=replacement,
                     steps=steps, paths=paths, seed=seed)
     save = checkpoint_steps(steps, checkpoints)
-    comparison = compare_on_learned(surface, run, SDEConfig(sde_model, solver, substeps),
-                                    save_steps=save)
+    sde = SDEConfig(sde_model, solver, substeps)
+    comparison = compare_on_learned(surface, run, sde, save_steps=save)
     record = json_safe(comparison.to_dict())
     final = {
         name: {side: {stat: record[key][name][stat][-1] for stat in ("mean", "stderr")}
@@ -141,6 +164,9 @@ def fixed_noise_comparison(
         "sde_dt": lr / substeps,
         "g_replacement": lr * n_train / batch, "g_issue": run.noise_scale,
         "final": final, "comparison": record,
+        "dt_check": None if dt_check_paths is None else {
+            "paths": dt_check_paths, "substeps": (substeps, 2 * substeps),
+            **dt_convergence(surface, run, sde, paths=dt_check_paths)},
     }
 
 

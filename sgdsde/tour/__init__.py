@@ -2,6 +2,9 @@
 (:func:`run_tour`, :meth:`Tour.save`), built from a claims framework (:class:`Claim`, fixed
 tests at family-wise :data:`ALPHA`) and one module per part."""
 
+from ._adaptive import AdaptiveTourSettings as AdaptiveTourSettings
+from ._adaptive import adaptive_claims as adaptive_claims
+from ._adaptive import run_adaptive_section as run_adaptive_section
 from ._claims import ALPHA as ALPHA
 from ._claims import Claim as Claim
 from ._claims import bonferroni_z as bonferroni_z
@@ -27,19 +30,22 @@ from ._run import Tour as Tour
 from ._run import check_parts as check_parts
 from ._run import run_part as run_part
 from ._run import run_tour as run_tour
-from ._scaling import COLLAPSE_BOUND as COLLAPSE_BOUND
+from ._scaling import SLOPE_MARGIN as SLOPE_MARGIN
 from ._scaling import ScalingTourSettings as ScalingTourSettings
+from ._scaling import law_claim as law_claim
 from ._scaling import scaling_claims as scaling_claims
 from ._scaling import sweep_text as sweep_text
+from ._scaling import tour_sweep as tour_sweep
 from ._toolkit import ToolkitTourSettings as ToolkitTourSettings
 from ._toolkit import toolkit_claims as toolkit_claims
 
 __all__ = [
-    "ALPHA", "COLLAPSE_BOUND", "PARTS", "Claim", "EvidenceTourSettings", "LearnedTourSettings",
+    "ALPHA", "PARTS", "SLOPE_MARGIN", "AdaptiveTourSettings", "Claim", "EvidenceTourSettings",
+    "LearnedTourSettings", "adaptive_claims", "run_adaptive_section",
     "PartResult", "QuadraticTourResult", "QuadraticTourSettings", "ScalingTourSettings", "Tour",
     "bonferroni_z", "build_report", "check_parts", "covariance_difference_z", "entry_z_scores",
-    "environment", "flatness_claim", "label_claims", "learned_claims", "one_sided_z",
+    "environment", "flatness_claim", "label_claims", "law_claim", "learned_claims", "one_sided_z",
     "quadratic_claims", "run_part", "run_quadratic_section", "run_tour", "scaling_claims",
-    "sweep_text", "trace_gap", "weak_error_expansion",
+    "sweep_text", "tour_sweep", "trace_gap", "weak_error_expansion",
     "ToolkitTourSettings", "toolkit_claims",
 ]

@@ -10,8 +10,10 @@ The section runs inside ``jax.enable_x64(True)``, whatever the rest of the proce
 Claims (:func:`label_claims`, :func:`flatness_claim`):
 
 1. Random labels: averaged over the draws, the log evidence ratio R against the null model is
-   below zero at every λ (one-sided z, Bonferroni over λ). Single draws are not: at large λ
-   E[R] ≈ −λ⁻² while sd[R] ≈ λ⁻¹, so a draw's sign is nearly a coin flip there.
+   below zero at every λ (one-sided z, Bonferroni over λ) — as the closed form predicts when
+   the data have fewer non-constant features than N − 1 (λ·E[R] → c < 0; docs/theory.md §5).
+   Single draws are not: sd[R] falls like λ⁻¹ too, so at large λ a fixed fraction of single
+   draws is above zero.
 2. Random labels: memorised at the smallest λ (mean train accuracy ≥ 0.95) while the mean test
    accuracy stays within z·√(0.25/(n_test·draws)) of 0.5 at every λ (z two-sided at 1e-4).
 3. Random labels: at λ ≥ 100 (θ₀ ≈ 0) the mean R equals the closed form E[R].
@@ -53,8 +55,8 @@ class EvidenceTourSettings:
     """Sizes of the evidence section: the label experiment on `classes` of MNIST-1D with
     `n_random` / `n_informative` training examples and `n_test` test examples over `lambdas`;
     the flatness study (MLP width `flat_width`, `flat_n_train` examples, ε = `flat_lr`,
-    `flat_updates` updates at each of `flat_batch_sizes`, `flat_seeds` seeds, λ =
-    `flat_prior_precision`)."""
+    SDE time `flat_sde_time` (updates·ε) at each of `flat_batch_sizes`, `flat_seeds` seeds,
+    λ = `flat_prior_precision`)."""
 
     classes: tuple[int, int] = (0, 1)
     n_random: int = 64
@@ -66,7 +68,7 @@ class EvidenceTourSettings:
     flat_width: int = 16
     flat_lr: float = 0.1
     flat_batch_sizes: tuple[int, ...] = (5, 25, 125)
-    flat_updates: int = 2000
+    flat_sde_time: float = 200.0
     flat_seeds: int = 4
     flat_prior_precision: float = 1.0
     seed: int = 0
@@ -75,7 +77,7 @@ class EvidenceTourSettings:
     def quick(cls, **overrides: Any) -> EvidenceTourSettings:
         """Seconds of compute (smoke tests)."""
         small = dict(n_test=200, draws=3, lambdas=(1e-3, 1e-1, 10.0), flat_n_train=100,
-                     flat_width=4, flat_batch_sizes=(5, 50), flat_updates=100, flat_seeds=2)
+                     flat_width=4, flat_batch_sizes=(5, 50), flat_sde_time=10.0, flat_seeds=2)
         return cls(**{**small, **overrides})
 
 
@@ -100,7 +102,8 @@ def label_claims(random: Sequence[Mapping[str, Any]], informative: Sequence[Mapp
     return [
         Claim("random_below_null", f"Random labels{where}: averaged over {draws} label draws "
               "the evidence prefers the null model at every λ",
-              f"mean log evidence ratio + {z_below:.2f} se < 0 at every λ",
+              f"mean log evidence ratio + {z_below:.2f} se < 0 at every λ (closed form: "
+              f"λ·E[R] → {random[-1]['predicted_lambda_mean_limit']:.3g} as λ → ∞)",
               f"largest upper bound {max(upper):.3g} nats ({max(upper) / n:.3g} per example); "
               f"single draws above 0: up to {max(r['positive_fraction'] for r in random):.0%} "
               "(at the largest λ)",
@@ -141,12 +144,15 @@ def flatness_claim(summaries: Sequence[Mapping[str, Any]]) -> Claim:
     high, low = summaries[0], summaries[-1]
     drop, se = trace_drop(summaries)
     z = bonferroni_z(1)
+    progress = ", ".join(f"g = {p['noise_scale']:.3g}: {p['epochs']:g} epochs, train loss "
+                         f"{p['train_loss']['mean']:.3f}" for p in (high, low))
     return Claim(
-        "noise_flattens", "SGD at a larger noise scale g ends at flatter points",
+        "noise_flattens", "At equal SDE time (the SDE's clock: the runs differ only in their "
+        "noise), SGD at a larger noise scale g ends at flatter points",
         f"tr ∇∇C falls from g = {low['noise_scale']:.3g} to g = {high['noise_scale']:.3g} by "
         f"> {z:.2f} se",
         f"falls by {drop:.4g} ± {se:.2g} (tr {low['hessian_trace']['mean']:.4g} → "
-        f"{high['hessian_trace']['mean']:.4g})",
+        f"{high['hessian_trace']['mean']:.4g}); progress {progress}",
         bool(math.isfinite(drop) and drop > z * se), f"z of the difference at α={ALPHA}")
 
 
@@ -172,7 +178,7 @@ def run_evidence_section(
                                  seed=settings.seed)
         points = flatness_study(
             flat_data, settings.flat_batch_sizes, lr=settings.flat_lr,
-            updates=settings.flat_updates, seeds=settings.flat_seeds, width=settings.flat_width,
+            sde_time=settings.flat_sde_time, seeds=settings.flat_seeds, width=settings.flat_width,
             prior_precision=settings.flat_prior_precision, seed=settings.seed)
     summaries = [p.summary() for p in points]
     claims = label_claims(random, informative, settings.n_test)

@@ -13,6 +13,8 @@ scaling    a small sweep: B_opt ∝ ε, collapse in g,      :mod:`sgdsde.tour._s
            decay ε ≡ grow B
 evidence   Laplace evidence for random / informative     :mod:`sgdsde.tour._evidence`
            labels; noise → flatter end points
+adaptive   batch-size rules on MNIST-1D: square-root    :mod:`sgdsde.tour._adaptive`
+           for Adam/RMSprop, linear for SGD
 toolkit    gradient noise scale, the noisy quadratic     :mod:`sgdsde.tour._toolkit`
            model and momentum, the SVAG validity test
 ========== ============================================ =================================
@@ -34,6 +36,12 @@ from .._validation import check_choice
 from ..errors import UnknownNameError
 from ..plots import quadratic_figures, save_figure
 from ..results import device_name
+from ._adaptive import (
+    AdaptiveTourSettings,
+    adaptive_figures,
+    adaptive_markdown,
+    run_adaptive_section,
+)
 from ._evidence import EvidenceTourSettings, evidence_markdown, run_evidence_section
 from ._learned import (
     LearnedTourSettings,
@@ -52,6 +60,7 @@ PARTS: dict[str, str] = {
     "learned": "SGD against its SDE on a learned surface (MNIST-1D)",
     "scaling": "Batch-size scaling: B_opt, the collapse in g, decay ε ≡ grow B",
     "evidence": "Bayesian evidence: random against informative labels, noise and flatness",
+    "adaptive": "Scaling rules: square-root for Adam and RMSprop, linear for SGD (MNIST-1D)",
     "toolkit": "Beyond Smith & Le: gradient noise scale, the noisy quadratic model, SVAG",
 }
 
@@ -81,9 +90,9 @@ def run_part(key: str, *, quick: bool = False, seed: int = 0, float64: bool = Fa
              on_sweep_progress: Callable[[int, int, str], None] | None = None) -> PartResult:
     """Run one part of the tour at its default (or `quick`) sizes with every seed `seed`.
 
-    `workdir` receives the scaling part's sweep (``sweep-<config>``); `on_step(description)`
-    is called before each stage and `on_sweep_progress(done, total, message)` during the
-    sweep."""
+    `workdir` receives the scaling part's sweep (``sweep-<config>-seed<seed>``);
+    `on_step(description)` is called before each stage and `on_sweep_progress(done, total,
+    message)` during the sweep."""
     check_choice("part", key, PARTS)
     step = on_step or (lambda _: None)
     start = time.perf_counter()
@@ -98,9 +107,13 @@ def run_part(key: str, *, quick: bool = False, seed: int = 0, float64: bool = Fa
         figures, body = learned_figures(record), learned_markdown(record)
     elif key == "scaling":
         settings = (ScalingTourSettings.quick if quick else ScalingTourSettings)(seed=seed)
-        folder = Path(workdir) / f"sweep-{Path(settings.sweep_config).stem}"
+        folder = Path(workdir) / f"sweep-{Path(settings.sweep_config).stem}-seed{seed}"
         record, figures = run_scaling_section(settings, folder, on_step, on_sweep_progress)
         body = scaling_markdown(record)
+    elif key == "adaptive":
+        settings = (AdaptiveTourSettings.quick if quick else AdaptiveTourSettings)(seed=seed)
+        record = run_adaptive_section(settings, on_step)
+        figures, body = adaptive_figures(record), adaptive_markdown(record)
     elif key == "evidence":
         settings = (EvidenceTourSettings.quick if quick else EvidenceTourSettings)(seed=seed)
         record, figures = run_evidence_section(settings, on_step)
