@@ -27,7 +27,7 @@ from ..config import RunConfig, checkpoint_steps
 from ..learning import load_dataset
 from ..plots import noise_scale_figure, nqm_figure, pareto_figure, svag_figure
 from ..scaling import nqm_critical_batch
-from ..studies import noise_scale_along_training, nqm_ensemble_check, svag_study
+from ..studies import noise_scale_along_training, nqm_ensemble_check, svag_study, tost
 from ..surfaces import NoisyQuadratic, learned_surface
 from ._claims import ALPHA, Claim, bonferroni_z, one_sided_z
 
@@ -225,7 +225,7 @@ def _svag_claims(svag: Mapping[str, Any]) -> list[Claim]:
         "SGD's train-loss decrease)",
         f"gap {gap['mean']:.3g} ± {gap['stderr']:.2g}, interval [{lower:.3g}, {upper:.3g}]; "
         f"SGD − SME {sde_small['mean']:.3g} ± {sde_small['stderr']:.2g}",
-        bool(math.isfinite(upper) and -margin < lower and upper < margin),
+        bool(math.isfinite(upper) and tost(gap["mean"], gap["stderr"], margin, ALPHA)),
         f"two one-sided tests at α={ALPHA} against the margin")
     gap = _svag_gap(large)
     z_large = gap["mean"] / gap["stderr"] if gap["stderr"] else math.nan
