@@ -38,7 +38,10 @@ from .rules import RULES as RULES
 from .rules import scaled_run as scaled_run
 from .scaling import analyse_sweep as analyse_sweep
 from .scaling import compare_schedules as compare_schedules
+from .scaling import critical_batch_study as critical_batch_study
+from .scaling import fit_critical_batch as fit_critical_batch
 from .scaling import load_config as load_config
+from .scaling import nqm_critical_batch as nqm_critical_batch
 from .scaling import prepare_out as prepare_out
 from .scaling import read_results as read_results
 from .scaling import run_sweep as run_sweep
@@ -56,12 +59,19 @@ from .sgd import simulate_sgd as simulate_sgd
 from .solvers import SOLVERS as SOLVERS
 from .studies import compare_on_learned as compare_on_learned
 from .studies import compare_on_quadratic as compare_on_quadratic
+from .studies import gradient_noise_scale as gradient_noise_scale
+from .studies import noise_scale_along_training as noise_scale_along_training
+from .studies import nqm_ensemble_check as nqm_ensemble_check
 from .studies import rule_study as rule_study
 from .studies import stationary_gap_scaling as stationary_gap_scaling
+from .studies import svag_study as svag_study
+from .studies import two_batch_noise_scale as two_batch_noise_scale
 from .studies import weak_gap_scaling as weak_gap_scaling
 from .surface import Surface as Surface
+from .surfaces import SVAG as SVAG
 from .surfaces import DoubleWell as DoubleWell
 from .surfaces import LearnedSurface as LearnedSurface
+from .surfaces import NoisyQuadratic as NoisyQuadratic
 from .surfaces import Quadratic as Quadratic
 from .surfaces import learned_surface as learned_surface
 from .tour import Tour as Tour
@@ -81,4 +91,7 @@ __all__ = [
     "simulate_sgd", "stationary_gap_scaling", "summed_cost", "theory", "weak_gap_scaling",
     "write_json", "write_text",
     "enable_compile_cache",
+    "NoisyQuadratic", "SVAG", "critical_batch_study", "fit_critical_batch",
+    "gradient_noise_scale", "noise_scale_along_training", "nqm_critical_batch",
+    "nqm_ensemble_check", "svag_study", "two_batch_noise_scale",
 ]

@@ -14,6 +14,8 @@ unknowns (n = d or 2d), meant for the small d of closed-form checks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -269,3 +271,147 @@ def relative_stationary_gap(
     p_sgd = sgd_stationary_cov(H, S, lr, momentum)
     p_sme = sme_stationary_cov(H, S, lr, momentum)
     return jnp.linalg.norm(p_sgd - p_sme) / jnp.linalg.norm(p_sme)
+
+
+# ---- The noisy quadratic model (docs/toolkit.md §NQM; docs/theory.md §8) -----------------------
+#
+# On L = ½ Σ h_i θ_i² with independent Gaussian gradient noise of variance f·c_i per coordinate,
+# every optimiser and SDE below is, per coordinate, a linear recursion x' = A x + ξ in a state
+# x = (θ_i, w_i) with E ξ = 0 and Cov ξ = f·c_i·Q, so the second moments M = E[x xᵀ] obey exactly
+# M' = A M Aᵀ + f·c_i·Q, and E L = ½ Σ h_i M_θθ,i. Each transition below returns (A, Q), shape
+# (..., d, 2, 2): the leading axes of `lr` (a grid of learning rates) broadcast in front.
+
+
+def _nqm_axes(h: ArrayLike, lr: ArrayLike) -> tuple[Array, Array]:
+    h = jnp.asarray(h)
+    lr = jnp.asarray(lr, h.dtype)[..., None]
+    return h, lr
+
+
+def _matrix(a00, a01, a10, a11) -> Array:
+    a00, a01, a10, a11 = jnp.broadcast_arrays(a00, a01, a10, a11)
+    return jnp.stack([jnp.stack([a00, a01], -1), jnp.stack([a10, a11], -1)], -2)
+
+
+def nqm_sgd_transition(h: ArrayLike, lr: ArrayLike, momentum: ScalarLike = 0.0
+                       ) -> tuple[Array, Array]:
+    """Heavy ball in the optax form on the NQM, per coordinate, state x = (θ_i, v_i):
+    v' = m v + h θ + ξ, θ' = θ − ε v', so A = [[1 − εh, −εm], [h, m]] and ξ enters through
+    b = (−ε, 1): Q = b bᵀ (docs/theory.md §8). Exact, not an approximation."""
+    h, lr = _nqm_axes(h, lr)
+    m = jnp.asarray(momentum, h.dtype)
+    transition = _matrix(1.0 - lr * h, -lr * m, h, m)
+    noise = _matrix(lr**2, -lr, -lr, jnp.ones_like(lr))
+    return transition, jnp.broadcast_to(noise, transition.shape)
+
+
+def nqm_sme_transition(h: ArrayLike, lr: ArrayLike, momentum: ScalarLike = 0.0
+                       ) -> tuple[Array, Array]:
+    """The first-order SME dθ = −hθ dt − √(ε_eff f c) dW over one update (τ = ε_eff = ε/(1−m)),
+    solved exactly: θ' = e^{−hτ}θ + ξ, Var ξ = f·c·ε_eff(1 − e^{−2hτ})/(2h) (docs/theory.md §2a)."""
+    h, lr = _nqm_axes(h, lr)
+    tau = effective_lr(lr, jnp.asarray(momentum, h.dtype))
+    zero = jnp.zeros_like(h * tau)
+    decay = jnp.exp(-h * tau)
+    variance = tau * -jnp.expm1(-2.0 * h * tau) / (2.0 * h)
+    return _matrix(decay, zero, zero, zero), _matrix(variance, zero, zero, zero)
+
+
+def nqm_underdamped_transition(h: ArrayLike, lr: ArrayLike, momentum: ScalarLike = 0.0
+                               ) -> tuple[Array, Array]:
+    """The underdamped SDE dθ = u dt, du = −(1−m)u dt − εhθ dt − ε√(f c) dW over one update
+    (τ = 1), solved exactly: A = e^F, F = [[0, 1], [−εh, −(1−m)]], and Q = ∫₀¹ e^{Fs} diag(0, ε²)
+    e^{Fᵀs} ds by Van Loan's block exponential (docs/theory.md §2c); state x = (θ_i, u_i)."""
+    h, lr = _nqm_axes(h, lr)
+    m = jnp.asarray(momentum, h.dtype)
+    zero = jnp.zeros_like(h * lr)
+    drift = _matrix(zero, zero + 1.0, -lr * h, zero - (1.0 - m))
+    source = _matrix(zero, zero, zero, lr**2 + zero)
+    block = jnp.concatenate([jnp.concatenate([-drift, source], -1),
+                             jnp.concatenate([jnp.zeros_like(drift), jnp.swapaxes(drift, -1, -2)],
+                                             -1)], -2)
+    exponential = expm(block.reshape(-1, 4, 4)).reshape(block.shape)
+    transition = jnp.swapaxes(exponential[..., 2:, 2:], -1, -2)
+    noise = transition @ exponential[..., :2, 2:]
+    return transition, 0.5 * (noise + jnp.swapaxes(noise, -1, -2))
+
+
+Moments = tuple[Array, Array, Array]
+
+
+def _moment_map(transition: Array, noise: Array, h: Array, forcing: Array, theta0: ArrayLike
+                ) -> tuple[Callable[[Moments], Moments], Callable[[Moments], Array], Moments]:
+    """M' = A M Aᵀ + s Q on the entries x = (M_θθ, M_θw, M_ww) of a symmetric 2×2 M per
+    coordinate, written out elementwise (so XLA fuses a step into one loop): the step x ↦ x',
+    the expected loss x ↦ ½ Σ h_i M_θθ,i and the start x₀ = (θ₀², 0, 0)."""
+    a, b, c, e = (transition[..., 0, 0], transition[..., 0, 1], transition[..., 1, 0],
+                  transition[..., 1, 1])
+    q00, q01, q11 = (forcing * noise[..., 0, 0], forcing * noise[..., 0, 1],
+                     forcing * noise[..., 1, 1])
+
+    coefficients = (a * a, 2 * a * b, b * b, a * c, a * e + b * c, b * e, c * c, 2 * c * e, e * e)
+
+    def step(x: Moments) -> Moments:
+        p, q, r = x
+        t = coefficients
+        return (t[0] * p + t[1] * q + t[2] * r + q00, t[3] * p + t[4] * q + t[5] * r + q01,
+                t[6] * p + t[7] * q + t[8] * r + q11)
+
+    def loss(x: Moments) -> Array:
+        return 0.5 * jnp.sum(h * x[0], -1)
+
+    start = jnp.broadcast_to(jnp.asarray(theta0, h.dtype) ** 2, a.shape)
+    zero = jnp.zeros_like(start)
+    return step, loss, (start, zero, zero)
+
+
+def nqm_expected_loss(transition: Array, noise: Array, h: ArrayLike, c: ArrayLike,
+                      theta0: ArrayLike, noise_factor: ScalarLike, steps: int) -> Array:
+    """Exact E L after k = 0..`steps` updates on the NQM from θ₀ (w₀ = 0): the moments follow
+    M' = A M Aᵀ + f·c·Q from M₀ = diag(θ₀², 0) and E L = ½ Σ h_i M_θθ,i (docs/theory.md §8).
+    (A, Q) from :func:`nqm_sgd_transition` (or the SDE transitions); leading axes batch.
+
+    **Returns:** shape (..., steps + 1)."""
+    h = jnp.asarray(h)
+    step, loss, start = _moment_map(transition, noise, h,
+                                    jnp.asarray(noise_factor, h.dtype) * jnp.asarray(c), theta0)
+
+    def body(x, _):
+        return step(x), loss(x)
+
+    last, losses = lax.scan(body, start, None, length=steps, unroll=4)
+    return jnp.moveaxis(jnp.concatenate([losses, loss(last)[None]], 0), 0, -1)
+
+
+def nqm_steps_to_target(transition: Array, noise: Array, h: ArrayLike, c: ArrayLike,
+                        theta0: ArrayLike, noise_factor: ScalarLike, target: ScalarLike,
+                        max_steps: int, first_only: bool = False) -> Array:
+    """First k ≤ `max_steps` with E L_k ≤ `target` (the recursion of :func:`nqm_expected_loss`
+    run only as long as some entry of the leading axes has not arrived), −1 where the target is
+    not reached within `max_steps` (never extrapolated). With `first_only` the recursion stops
+    when the first entry arrives (the others stay −1): the fastest ε of a grid, at the cost of
+    its own steps only. Shape: the leading axes."""
+    h = jnp.asarray(h)
+    step, loss, start = _moment_map(transition, noise, h,
+                                    jnp.asarray(noise_factor, h.dtype) * jnp.asarray(c), theta0)
+    arrived = -jnp.ones(start[0].shape[:-1], jnp.int32)
+
+    def pending(carry):
+        k, _, arrived = carry
+        waiting = jnp.all(arrived < 0) if first_only else jnp.any(arrived < 0)
+        return (k <= max_steps) & waiting
+
+    def body(carry):
+        k, x, arrived = carry
+        arrived = jnp.where((arrived < 0) & (loss(x) <= target), k, arrived)
+        return k + 1, step(x), arrived
+
+    return lax.while_loop(pending, body, (jnp.asarray(0, jnp.int32), start, arrived))[2]
+
+
+#: The exact NQM transitions by model name: heavy ball itself ("sgd") and its SDE models.
+NQM_TRANSITIONS = {
+    "sgd": nqm_sgd_transition,
+    "sme1": nqm_sme_transition,
+    "underdamped": nqm_underdamped_transition,
+}

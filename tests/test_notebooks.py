@@ -16,6 +16,7 @@ EXPECTED = {
     "03_batch_size_scaling.ipynb",
     "04_evidence.ipynb",
     "05_adam_batch_size.ipynb",
+    "06_choosing_a_batch_size.ipynb",
 }
 KERNEL = "python3"
 

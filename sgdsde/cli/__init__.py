@@ -1,7 +1,18 @@
 """The ``sgdsde`` command: one module per command, each a thin wrapper over the library that
 owns progress display, tables and file output (shared helpers in ``_common``)."""
 
-from . import _evidence, _learned, _quadratic, _rule, _scaling, _sweep, _tour  # noqa: F401
+from . import (  # noqa: F401 (register)
+    _evidence,
+    _learned,
+    _noise_scale,
+    _nqm,
+    _quadratic,
+    _rule,
+    _scaling,
+    _svag,
+    _sweep,
+    _tour,
+)
 from ._common import app as app
 
 __all__ = ["app"]

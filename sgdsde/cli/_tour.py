@@ -48,9 +48,11 @@ def tour(
     batch-size sweep (resumed if interrupted), B_opt against ε, the collapse of test accuracy
     in g, and decay ε ≡ grow B; (4) evidence: Laplace evidence for random and informative
     labels, and the curvature of SGD end points against g; (5) adaptive: batch-size rules on
-    MNIST-1D, the square-root rule for Adam and RMSprop, the linear rule for SGD. Writes one
-    report (report.md with the figures), results.json and the PNGs into --out and prints the
-    report's path.
+    MNIST-1D, the square-root rule for Adam and RMSprop, the linear rule for SGD; (6) toolkit:
+    the gradient noise scale (exact against the two-batch estimate), the noisy quadratic model
+    (SGD against its exact expected loss, momentum raising the critical batch size) and the
+    SVAG validity test. Writes one report (report.md with the figures), results.json and the
+    PNGs into --out and prints the report's path.
     """
     with user_errors():
         chosen = check_parts([p.strip() for p in parts.split(",") if p.strip()])

@@ -19,6 +19,10 @@ from ._scaling import collapse_figure as collapse_figure
 from ._scaling import g_opt_figure as g_opt_figure
 from ._scaling import scaling_figure as scaling_figure
 from ._scaling import scaling_figures as scaling_figures
+from ._toolkit import noise_scale_figure as noise_scale_figure
+from ._toolkit import nqm_figure as nqm_figure
+from ._toolkit import pareto_figure as pareto_figure
+from ._toolkit import svag_figure as svag_figure
 
 __all__ = [
     "accuracy_vs_batch_figure", "collapse_figure", "covariance_figure", "evidence_figure",
@@ -26,4 +30,5 @@ __all__ = [
     "learned_trajectories_figure", "momentum_figure", "quadratic_figures", "rule_figure",
     "random_label_figure", "save_figure", "scaling_figure", "scaling_figures", "subplots",
     "weak_gap_figure",
+    "noise_scale_figure", "nqm_figure", "pareto_figure", "svag_figure",
 ]

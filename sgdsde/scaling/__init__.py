@@ -20,6 +20,14 @@ from ._config import parse_config as parse_config
 from ._config import parse_text as parse_text
 from ._coverage import Coverage as Coverage
 from ._coverage import interval_coverage as interval_coverage
+from ._critical_batch import CriticalBatchFit as CriticalBatchFit
+from ._critical_batch import StepsToTarget as StepsToTarget
+from ._critical_batch import check_batch_sizes as check_batch_sizes
+from ._critical_batch import check_lrs as check_lrs
+from ._critical_batch import critical_batch_study as critical_batch_study
+from ._critical_batch import fit_critical_batch as fit_critical_batch
+from ._critical_batch import nqm_critical_batch as nqm_critical_batch
+from ._critical_batch import nqm_lr_grid as nqm_lr_grid
 from ._dask import DaskExecutor as DaskExecutor
 from ._dask import dask_executor as dask_executor
 from ._executors import Executor as Executor
@@ -56,4 +64,6 @@ __all__ = [
     "predicted_log_b", "prepare_out", "read_results", "run_schedule", "run_sweep",
     "step_schedules", "store",
     "DaskExecutor", "Executor", "InProcessExecutor", "dask_executor", "sweep_lock",
+    "CriticalBatchFit", "StepsToTarget", "check_batch_sizes", "check_lrs",
+    "critical_batch_study", "fit_critical_batch", "nqm_critical_batch", "nqm_lr_grid",
 ]

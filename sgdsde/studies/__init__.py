@@ -20,6 +20,16 @@ from ._learned import fixed_noise_comparison as fixed_noise_comparison
 from ._learned import gap_z as gap_z
 from ._momentum import MOMENTUM_MODELS as MOMENTUM_MODELS
 from ._momentum import momentum_comparison as momentum_comparison
+from ._noise_scale import NoiseScale as NoiseScale
+from ._noise_scale import NoiseScaleEstimate as NoiseScaleEstimate
+from ._noise_scale import check_batch_pair as check_batch_pair
+from ._noise_scale import exact_noise_source as exact_noise_source
+from ._noise_scale import gradient_noise_scale as gradient_noise_scale
+from ._noise_scale import noise_scale_along_training as noise_scale_along_training
+from ._noise_scale import two_batch_noise_scale as two_batch_noise_scale
+from ._nqm import nqm_description as nqm_description
+from ._nqm import nqm_ensemble_check as nqm_ensemble_check
+from ._nqm import nqm_expected_losses as nqm_expected_losses
 from ._quadratic import QuadraticComparison as QuadraticComparison
 from ._quadratic import auto_steps as auto_steps
 from ._quadratic import check_stable as check_stable
@@ -35,6 +45,8 @@ from ._rule import rule_study as rule_study
 from ._rule import rule_summary as rule_summary
 from ._rule import tost as tost
 from ._rule import trajectory_metrics as trajectory_metrics
+from ._svag import check_ells as check_ells
+from ._svag import svag_study as svag_study
 
 __all__ = [
     "FINAL_METRICS", "MOMENTUM_MODELS", "RULE_BASES", "VERDICTS", "AdaptiveWeakError",
@@ -45,4 +57,7 @@ __all__ = [
     "momentum_comparison", "outside_margin", "rule_base_run", "rule_study", "rule_summary",
     "stationary_gap_scaling", "steps_to_stationarity", "tost", "trajectory_metrics",
     "weak_gap_scaling", "weak_statistics",
+    "NoiseScale", "NoiseScaleEstimate", "check_batch_pair", "check_ells", "exact_noise_source",
+    "gradient_noise_scale", "noise_scale_along_training", "nqm_description",
+    "nqm_ensemble_check", "nqm_expected_losses", "svag_study", "two_batch_noise_scale",
 ]

@@ -36,6 +36,8 @@ from ._scaling import law_claim as law_claim
 from ._scaling import scaling_claims as scaling_claims
 from ._scaling import sweep_text as sweep_text
 from ._scaling import tour_sweep as tour_sweep
+from ._toolkit import ToolkitTourSettings as ToolkitTourSettings
+from ._toolkit import toolkit_claims as toolkit_claims
 
 __all__ = [
     "ALPHA", "PARTS", "SLOPE_MARGIN", "AdaptiveTourSettings", "Claim", "EvidenceTourSettings",
@@ -45,4 +47,5 @@ __all__ = [
     "environment", "flatness_claim", "label_claims", "law_claim", "learned_claims", "one_sided_z",
     "quadratic_claims", "run_part", "run_quadratic_section", "run_tour", "scaling_claims",
     "sweep_text", "tour_sweep", "trace_gap", "weak_error_expansion",
+    "ToolkitTourSettings", "toolkit_claims",
 ]

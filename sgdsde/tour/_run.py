@@ -15,6 +15,8 @@ evidence   Laplace evidence for random / informative     :mod:`sgdsde.tour._evid
            labels; noise → flatter end points
 adaptive   batch-size rules on MNIST-1D: square-root    :mod:`sgdsde.tour._adaptive`
            for Adam/RMSprop, linear for SGD
+toolkit    gradient noise scale, the noisy quadratic     :mod:`sgdsde.tour._toolkit`
+           model and momentum, the SVAG validity test
 ========== ============================================ =================================
 
 :func:`run_tour` computes (it writes nothing but the scaling part's resumable sweep store in
@@ -51,6 +53,7 @@ from ._quadratic import QuadraticTourSettings, run_quadratic_section
 from ._quadratic_report import quadratic_markdown
 from ._report import build_report, environment
 from ._scaling import ScalingTourSettings, run_scaling_section, scaling_markdown
+from ._toolkit import ToolkitTourSettings, run_toolkit_section, toolkit_markdown
 
 PARTS: dict[str, str] = {
     "quadratic": "SGD and its SDEs on a quadratic and a double well",
@@ -58,6 +61,7 @@ PARTS: dict[str, str] = {
     "scaling": "Batch-size scaling: B_opt, the collapse in g, decay ε ≡ grow B",
     "evidence": "Bayesian evidence: random against informative labels, noise and flatness",
     "adaptive": "Scaling rules: square-root for Adam and RMSprop, linear for SGD (MNIST-1D)",
+    "toolkit": "Beyond Smith & Le: gradient noise scale, the noisy quadratic model, SVAG",
 }
 
 
@@ -110,10 +114,14 @@ def run_part(key: str, *, quick: bool = False, seed: int = 0, float64: bool = Fa
         settings = (AdaptiveTourSettings.quick if quick else AdaptiveTourSettings)(seed=seed)
         record = run_adaptive_section(settings, on_step)
         figures, body = adaptive_figures(record), adaptive_markdown(record)
-    else:
+    elif key == "evidence":
         settings = (EvidenceTourSettings.quick if quick else EvidenceTourSettings)(seed=seed)
         record, figures = run_evidence_section(settings, on_step)
         body = evidence_markdown(record)
+    else:
+        settings = (ToolkitTourSettings.quick if quick else ToolkitTourSettings)(seed=seed)
+        record, figures = run_toolkit_section(settings, on_step)
+        body = toolkit_markdown(record)
     record = {"title": PARTS[key], **record, "seconds": time.perf_counter() - start}
     return PartResult(key, record, figures, body)
 
