@@ -61,6 +61,8 @@ def main() -> None:
     parser.add_argument("config", nargs="?", default=ROOT / "experiments/sweeps/small.toml",
                         type=Path)
     parser.add_argument("--skip-torch", action="store_true", help="time sgdsde only")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads (default: torch's, all cores)")
     args = parser.parse_args()
     config, _ = load_config(args.config)
     runs = expand(config)
@@ -79,6 +81,8 @@ def main() -> None:
         except ImportError:
             print("torch is not installed: `pip install torch` to time the baseline")
         else:
+            if args.torch_threads:
+                torch.set_num_threads(args.torch_threads)
             cpu = time.process_time()
             wall, accuracy = torch_runs(config, torch)
             rows[f"PyTorch sequential loop ({torch.get_num_threads()} threads)"] = (

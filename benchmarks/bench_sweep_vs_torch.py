@@ -97,12 +97,17 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=500)
     parser.add_argument("--n-train", type=int, default=1000)
     parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads (default: torch's, all cores); 1 is "
+                        "faster for these small models on a busy machine")
     args = parser.parse_args()
     try:
         import torch
     except ImportError:
         print("torch is not installed: `pip install torch` to run this benchmark")
         return
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     raw = sweep_config(args)
     first, runs = time_sgdsde(raw)
     second, _ = time_sgdsde(raw)
