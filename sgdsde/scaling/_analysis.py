@@ -8,7 +8,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
+
 from .._io import json_safe
+from ..errors import IncompatibleChoiceError
 from ._b_opt import BOpt, locate_b_opt
 from ._collapse import Collapse, collapse_in_g
 from ._coverage import Coverage, interval_coverage
@@ -74,6 +77,11 @@ def analyse_sweep(table: Any, metric: str = "final_test_accuracy", *, replicates
     of ε, N, m that the sweep varies.
     """
     columns = as_columns(table)
+    adaptive = sorted(set(columns.get("optimizer", np.array(["sgd"])).tolist()) - {"sgd"})
+    if adaptive:
+        raise IncompatibleChoiceError(
+            f"analyse_sweep tests SGD's noise scale g = ε(N/B − 1)/(1 − m); this sweep ran "
+            f"{', '.join(adaptive)}: use locate_b_opt for its optima", names=("optimizer",))
     varied = [c for c in VARIED.values() if len(set(columns[c].tolist())) >= 2]
     by = varied[0] if varied else "lr"
     b_opts = locate_b_opt(table, metric, confidence=confidence)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import threading
 import time
 from collections.abc import Sequence
@@ -29,8 +30,9 @@ from .._version import __version__
 from ..brownian import Stream, path_keys
 from ..errors import SGDSDEError, SweepConfigError
 from ..learning import Dataset, load_dataset
+from ..optimizers import Optimizer
 from ..results import device_name, diverged_paths
-from ..sgd import sgd_trajectories
+from ..sgd import DEFAULT_OPTIMIZER, sgd_trajectories
 from ..surfaces import METRICS, LearnedSurface, learned_surface
 from ._config import SweepConfig
 from ._plan import RunSpec, batch_id
@@ -62,13 +64,16 @@ def surfaces(config: SweepConfig, n_train: int) -> dict[int, LearnedSurface]:
 
 
 @eqx.filter_jit
-def _group_metrics(surface, theta0, lr, momentum, keys, save_steps, *, batch, bound):
-    """Metrics (R, S) and divergence flags (R,) of R runs sharing B, N, updates and the save
+def _group_metrics(surface, theta0, lr, momentum, keys, save_steps,
+                   optimizer=DEFAULT_OPTIMIZER, *, batch, bound):
+    """Metrics (R, S) and divergence flags (R,) of R runs sharing B, N, updates, the save
     steps (one unbatched (S,) array: the step counter then stays unbatched under vmap, so the
-    once-per-epoch reshuffle remains a real branch instead of running at every step)."""
+    once-per-epoch reshuffle remains a real branch instead of running at every step) and the
+    optimiser (traced hyper-parameters)."""
 
     def one(th, e, m, k, s):
-        return sgd_trajectories(surface, th, e, m, k, s, batch=batch, coupling=None)[0]
+        return sgd_trajectories(surface, th, e, m, k, s, batch=batch, coupling=None,
+                                optimizer_config=optimizer)[0]
 
     theta = jax.vmap(one, in_axes=(0, 0, 0, 0, None))(theta0, lr, momentum, keys, save_steps)
     metrics = jax.vmap(jax.vmap(surface.metrics))(theta)
@@ -78,7 +83,7 @@ def _group_metrics(surface, theta0, lr, momentum, keys, save_steps, *, batch, bo
 _shape_locks: dict[tuple[int, ...], threading.Lock] = {}
 
 
-def _run(runs: Sequence[RunSpec], per_seed: dict[int, LearnedSurface]
+def _run(runs: Sequence[RunSpec], per_seed: dict[int, LearnedSurface], optimizer: Optimizer
          ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Metrics (runs, checkpoints) and divergence flags of one batch, in one compiled call
     (sharded over the devices when there are several)."""
@@ -101,6 +106,7 @@ def _run(runs: Sequence[RunSpec], per_seed: dict[int, LearnedSurface]
     with _shape_locks.setdefault(shape, threading.Lock()):  # compiles once; runs async
         metrics, diverged = _group_metrics(
             surface, *inputs, jnp.asarray(first.save_steps, jnp.int32),
+            optimizer.traced(dtype),
             batch=(first.batch_size, first.n_train, first.replacement), bound=DIVERGENCE_BOUND)
     return ({k: np.asarray(v, np.float64)[:len(runs)] for k, v in metrics.items()},
             np.asarray(diverged)[:len(runs)])
@@ -126,6 +132,7 @@ def _rows(runs: Sequence[RunSpec], metrics: dict[str, np.ndarray], diverged: np.
         row = dataclasses.asdict(run)
         row["classes"] = (None if run.classes is None
                           else ",".join(str(c) for c in run.classes))
+        row["optimizer_options"] = json.dumps(dict(run.optimizer_options), sort_keys=True)
         row.update(
             run_id=run.run_id, batch_id=bid, sde_time=run.sde_time,
             noise_scale=run.noise_scale, diverged=bad,
@@ -145,5 +152,5 @@ def batch_rows(config: SweepConfig, runs: Sequence[RunSpec]) -> list[dict[str, A
     computed in this process."""
     per_seed = surfaces(config, runs[0].n_train)
     start = time.perf_counter()
-    metrics, diverged = _run(runs, per_seed)
+    metrics, diverged = _run(runs, per_seed, config.optimizer_config())
     return _rows(runs, metrics, diverged, time.perf_counter() - start)

@@ -27,6 +27,10 @@ A sweep is a TOML file::
     kind = "sde_time"            # epochs | updates | sde_time (sgdsde.config.budget_steps)
     amount = 10.0
 
+    [optimizer]                  # optional: sgd (default, heavy ball m from grid.momenta),
+    name = "adam"                # rmsprop or adam (grid.momenta = [0], budget in epochs or
+    b2 = 0.99                    # updates), with any of its hyper-parameters (optimizers.py)
+
     [eval]
     checkpoints = 11             # evenly spaced evaluations, 0 and the end included (>= 2)
     max_batch = 1024             # optional: at most this many runs per compiled batch
@@ -56,6 +60,7 @@ from ..errors import (
     UnknownNameError,
 )
 from ..learning import DATASET_NAMES, MODEL_NAMES, check_dataset_options
+from ..optimizers import OPTIMIZERS, Optimizer, make_optimizer
 
 _SECTIONS: dict[str, dict[str, bool]] = {  # key -> required
     "data": {"dataset": True, "n_test": False, "classes": False, "seed": False,
@@ -65,6 +70,7 @@ _SECTIONS: dict[str, dict[str, bool]] = {  # key -> required
              "seeds": True, "replacement": False},
     "budget": {"kind": True, "amount": True},
     "eval": {"checkpoints": False, "max_batch": False},
+    "optimizer": {"name": False},  # required in the section; with its hyper-parameters
 }
 _REQUIRED_SECTIONS = ("data", "model", "grid", "budget")
 
@@ -91,11 +97,20 @@ class SweepConfig:
     budget_amount: float
     checkpoints: int
     max_batch: int
+    optimizer: str = "sgd"
+    #: the optimiser's hyper-parameters other than its defaults, as sorted (key, value) pairs
+    optimizer_options: tuple[tuple[str, float | bool], ...] = ()
+
+    def optimizer_config(self) -> Optimizer:
+        """The optimiser every run of the sweep uses (:func:`sgdsde.optimizers.make_optimizer`)."""
+        return make_optimizer(self.optimizer, **dict(self.optimizer_options))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record of the configuration (tuples as lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(self).items()}
+        record = {k: list(v) if isinstance(v, tuple) else v
+                  for k, v in dataclasses.asdict(self).items()}
+        record["optimizer_options"] = dict(self.optimizer_options)
+        return record
 
     def to_toml(self) -> str:
         """The configuration as the TOML text that :func:`parse_text` reads back to it."""
@@ -109,6 +124,8 @@ class SweepConfig:
             "budget": {"kind": c["budget_kind"], "amount": c["budget_amount"]},
             "eval": {"checkpoints": c["checkpoints"], "max_batch": c["max_batch"]},
         }
+        if self.optimizer != "sgd" or self.optimizer_options:
+            sections["optimizer"] = {"name": self.optimizer, **c["optimizer_options"]}
         return "\n".join(f"[{name}]\n" + "".join(f"{key} = {json.dumps(value)}\n"
                                                   for key, value in body.items()
                                                   if value is not None)
@@ -146,7 +163,7 @@ def _check_layout(raw: Mapping[str, Any]) -> None:
     for section, keys in _SECTIONS.items():
         body = raw.get(section, {})
         for key in body:
-            if key not in keys:
+            if key not in keys and section != "optimizer":  # see _parse_optimizer
                 raise _fail(f"{section}.{key}", f"unknown key; known keys of [{section}]: "
                             f"{', '.join(keys)}")
         for key, required in keys.items():
@@ -200,13 +217,43 @@ def parse_config(raw: Mapping[str, Any]) -> SweepConfig:
         checkpoints = check_int("eval.checkpoints", evaluation.get("checkpoints", 11), 2)
         max_batch = check_int("eval.max_batch", evaluation.get("max_batch", 1024), 1)
         check_dataset_options(dataset, classes=classes, idx_dir=idx_dir, prefix="data.")
+    optimizer, options = _parse_optimizer(raw.get("optimizer", {"name": "sgd"}))
+    if optimizer != "sgd":
+        if any(m != 0 for m in momenta):
+            raise _fail("grid.momenta", f"must be [0] for optimizer {optimizer!r} (heavy ball "
+                        f"applies to sgd only; got {list(momenta)})")
+        if kind == "sde_time":
+            raise _fail("budget.kind", f"must be epochs or updates for optimizer {optimizer!r} "
+                        "(sde_time is SGD's time, updates·ε/(1 − m))")
     return SweepConfig(
         dataset=dataset, n_test=n_test, classes=classes, data_seed=data_seed, idx_dir=idx_dir,
         model=name, width=width, l2=l2, lrs=tuple(float(v) for v in lrs),
         batch_sizes=batch_sizes, momenta=tuple(float(v) for v in momenta), n_trains=n_trains,
         seeds=seeds, replacement=replacement, budget_kind=kind, budget_amount=amount,
-        checkpoints=checkpoints, max_batch=max_batch,
+        checkpoints=checkpoints, max_batch=max_batch, optimizer=optimizer,
+        optimizer_options=options,
     )
+
+
+def _parse_optimizer(section: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    """The [optimizer] section as (name, sorted hyper-parameters), checked by constructing
+    the optimiser; errors name ``optimizer.<key>`` and the allowed values."""
+    if "name" not in section:
+        raise _fail("optimizer.name", "is missing")
+    with _keyed():
+        name = check_choice("optimizer.name", section["name"], OPTIMIZERS)
+    options = {k: v for k, v in section.items() if k != "name"}
+    known = [f.name for f in dataclasses.fields(OPTIMIZERS[name])]
+    for key in options:
+        if key not in known:
+            raise _fail(f"optimizer.{key}", f"unknown key; {name} takes name"
+                        + "".join(f", {k}" for k in known))
+    try:
+        make_optimizer(name, **options)
+    except ParameterRangeError as exc:
+        raise _fail(f"optimizer.{exc.name}", f"must be {exc.allowed} (got {exc.value!r})"
+                    ) from None
+    return name, tuple(sorted(options.items()))
 
 
 def load_config(path: str | os.PathLike) -> tuple[SweepConfig, str]:

@@ -24,6 +24,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Collection, Sequence
 
 from .. import theory
@@ -52,12 +53,25 @@ class RunSpec:
     budget_amount: float
     checkpoints: int
     updates: int
+    optimizer: str = "sgd"
+    optimizer_options: tuple[tuple[str, float | bool], ...] = ()
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the run uses RMSprop or Adam, for which SGD's noise scale and SDE time
+        do not apply."""
+        return self.optimizer != "sgd"
 
     @property
     def run_id(self) -> str:
-        """A stable hash of the run's configuration (16 hex digits)."""
+        """A stable hash of the run's configuration (16 hex digits); plain SGD runs hash
+        without the optimiser fields, so they keep the ids of stores written before them."""
         record = dataclasses.asdict(self)
         record["classes"] = None if self.classes is None else list(self.classes)
+        if not self.adaptive and not self.optimizer_options:
+            del record["optimizer"], record["optimizer_options"]
+        else:
+            record["optimizer_options"] = dict(self.optimizer_options)
         text = json.dumps(record, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -68,12 +82,17 @@ class RunSpec:
 
     @property
     def noise_scale(self) -> float:
-        """g = ε(N/B − 1)/(1 − m) (:func:`sgdsde.theory.noise_scale`)."""
+        """g = ε(N/B − 1)/(1 − m) (:func:`sgdsde.theory.noise_scale`); NaN (not applicable)
+        for RMSprop and Adam."""
+        if self.adaptive:
+            return math.nan
         return theory.noise_scale(self.lr, self.batch_size, self.n_train, self.momentum)
 
     @property
     def sde_time(self) -> float:
-        """First-order SME time of the run, t = updates·ε/(1 − m)."""
+        """First-order SME time of the run, t = updates·ε/(1 − m); NaN for RMSprop and Adam."""
+        if self.adaptive:
+            return math.nan
         return self.updates * theory.effective_lr(self.lr, self.momentum)
 
 
@@ -90,7 +109,8 @@ def expand(config: SweepConfig) -> list[RunSpec]:
             width=config.width, l2=config.l2, lr=lr, batch_size=batch_size, momentum=momentum,
             replacement=config.replacement, seed=seed, budget_kind=config.budget_kind,
             budget_amount=config.budget_amount, checkpoints=config.checkpoints,
-            updates=updates,
+            updates=updates, optimizer=config.optimizer,
+            optimizer_options=config.optimizer_options,
         ))
     return runs
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .._io import TEMP_PREFIX as TEMP_PREFIX
@@ -45,6 +46,8 @@ SCHEMA = pa.schema([
     ("momentum", pa.float64()),
     ("replacement", pa.bool_()),
     ("seed", pa.int64()),
+    ("optimizer", pa.string()),
+    ("optimizer_options", pa.string()),  # JSON object of the non-default hyper-parameters
     # budget and evaluation
     ("budget_kind", pa.string()),
     ("budget_amount", pa.float64()),
@@ -68,6 +71,8 @@ SCHEMA = pa.schema([
     ("sgdsde_version", pa.string()),
 ])
 COLUMNS = tuple(SCHEMA.names)
+#: Values of columns added since the first stores, for rows written before them.
+_ADDED_COLUMNS = {"optimizer": "sgd", "optimizer_options": "{}"}
 
 
 def part_files(folder: str | os.PathLike) -> list[Path]:
@@ -111,6 +116,9 @@ def read_results(folder: str | os.PathLike) -> pa.Table:
     if not tables:
         return SCHEMA.empty_table()
     table = pa.concat_tables(tables)
+    for name, value in _ADDED_COLUMNS.items():
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, pc.fill_null(table.column(name), value))
     seen: set[str] = set()
     keep = []
     for index, run_id in enumerate(table.column("run_id").to_pylist()):
