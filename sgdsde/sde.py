@@ -47,7 +47,9 @@ def check_compatible(
     - a model describes one optimiser (``approximates``), which must be the run's, and a model
       whose drift needs diag C(θ) (``exact_noise_only``) needs the exact noise factor;
     - a model whose diffusion depends on its own state (``multiplicative_noise``, RMSprop's
-      P(u)⁻¹) is not additive on any surface.
+      P(u)⁻¹) is not additive on any surface;
+    - the model's own checks of the run's hyper-parameters (:meth:`SDEModel.bind`, e.g. the
+      RMSprop SDE needs ν₀ > 0 or bias correction).
     """
     model = sde.sde_model
     if model.approximates != run.optimizer.name:
@@ -84,6 +86,7 @@ def check_compatible(
             f"solver={solver!r} converges to the Stratonovich solution, but model={model.name!r} "
             "with state-dependent noise is an Itô SDE; use solver='euler'"
         )
+    model.bind(run)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -64,6 +64,21 @@ def test_json_keys_and_shapes(tmp_path):
     assert not list(figure.parent.glob("*.tmp"))  # atomic write leaves no temporary file
 
 
+def test_adam_against_its_sde(tmp_path):
+    """--optimizer adam runs optax.adam and, by default, the Adam SDE; SGD's noise scale is
+    not reported for it, and the epochs budget is the default."""
+    result = runner.invoke(app, ["learned", "--dataset", "digits", *TINY[:8], "--substeps",
+                                 "1", "--checkpoints", "2", "--budget-amount", "1",
+                                 "--optimizer", "adam", "--hyper", "b2=0.99", "--lr", "0.001",
+                                 "--json", "--figure", str(tmp_path / "f.png")])
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["sde_model"] == "adam" and record["noise_scale"] is None
+    assert record["optimizer"].startswith("optax.adam(lr=0.001, b1=0.9, b2=0.99")
+    assert record["budget"]["kind"] == "epochs" and record["budget"]["steps"] == 200 // 32
+    assert record["diverged_fraction"] == {"sgd": 0.0, "sde": 0.0}
+
+
 def test_table_and_default_figure(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, [
@@ -104,6 +119,14 @@ def test_table_and_default_figure(tmp_path, monkeypatch):
         (["--solver", "shark"], ["shark", "euler"]),
         (["--dataset", "mnist"], ["--idx-dir"]),
         (["--dataset", "teacher_student", "--classes", "0,1"], ["--classes"]),
+        (["--optimizer", "adagrad"], ["optimizer", "adagrad", "adam"]),
+        (["--optimizer", "adam", "--hyper", "b9=1"], ["b9", "b2"]),
+        (["--optimizer", "adam", "--hyper", "b1=1.5"], ["b1", "[0, 1)"]),
+        (["--optimizer", "adam", "--hyper", "b1"], ["--hyper"]),
+        (["--optimizer", "adam", "--momentum", "0.9"], ["momentum", "adam"]),
+        (["--optimizer", "adam", "--budget", "sde_time"], ["--budget", "epochs"]),
+        (["--optimizer", "adam", "--sde-model", "sme1"], ["sme1", "adam"]),
+        (["--optimizer", "rmsprop"], ["rmsprop", "bias_correction"]),
     ],
 )
 def test_bad_inputs_fail_cleanly_before_compiling(no_compilation, tmp_path, args, names):

@@ -78,6 +78,29 @@ def parse_list(option: str, text: str, convert: Callable[[str], Any], example: s
     return values
 
 
+def parse_hyperparameters(text: str | None) -> dict[str, Any]:
+    """``--hyper b1=0.99,b2=0.999`` (an optimiser's hyper-parameters) as a dict (numbers as
+    floats, true/false as bools)."""
+    if not text:
+        return {}
+    values: dict[str, Any] = {}
+    for item in text.split(","):
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise OptionError(f"--hyper={text!r} must be a comma list of key=value "
+                              "(e.g. b1=0.99,b2=0.999)")
+        lowered = raw.strip().lower()
+        if lowered in ("true", "false"):
+            values[key.strip()] = lowered == "true"
+            continue
+        try:
+            values[key.strip()] = float(raw)
+        except ValueError:
+            raise OptionError(f"--hyper: {key.strip()}={raw!r} is not a number or "
+                              "true/false") from None
+    return values
+
+
 def enable_float64(enabled: bool) -> Any:
     """Turn on jax x64 when `enabled`; the dtype the command then computes in."""
     import jax

@@ -21,6 +21,7 @@ from .._validation import check_choice, check_int, check_number
 from ..config import RunConfig, SDEConfig, budget_steps, checkpoint_steps
 from ..errors import IncompatibleChoiceError, ParameterRangeError, SGDSDEError
 from ..learning import DATASET_NAMES, MODEL_NAMES, check_dataset_options, load_dataset
+from ..optimizers import OPTIMIZERS, make_optimizer
 from ..plots import learned_trajectories_figure, save_figure
 from ..sde import check_compatible
 from ..sde_models import SDE_MODELS
@@ -34,6 +35,7 @@ from ._common import (
     enable_float64,
     fmt,
     format_pm,
+    parse_hyperparameters,
     parse_list,
     prepare_writable,
     stderr,
@@ -108,17 +110,25 @@ def learned(
         help="Sample minibatches with replacement (i.i.d. steps, Σ_B = C/B). Default: "
         "shuffled epochs without replacement, whose noise cancels over each epoch, which "
         "the SDEs (independent increments) do not model.")] = False,
-    budget: Annotated[str, typer.Option(
+    optimizer: Annotated[str, typer.Option(
+        help=f"Optimiser: {', '.join(OPTIMIZERS)} (optax itself; momentum is sgd's heavy "
+        "ball).")] = "sgd",
+    hyper: Annotated[str | None, typer.Option(
+        help="The optimiser's hyper-parameters as key=value, e.g. b2=0.99 for adam or "
+        "bias_correction=true for rmsprop (optax defaults otherwise).")] = None,
+    budget: Annotated[str | None, typer.Option(
         help="Training budget kind: epochs (⌊N/B⌋ updates each), updates, or sde_time "
-        "(t = updates·ε/(1−m)).")] = "sde_time",
+        "(t = updates·ε/(1−m); sgd only). Default: sde_time for sgd, epochs for rmsprop "
+        "and adam.")] = None,
     budget_amount: Annotated[float | None, typer.Option(
         help="Amount of --budget (default: 10 for sde_time, 5 for epochs, 500 for "
         "updates).")] = None,
     checkpoints: Annotated[int, typer.Option(
         help="Number of evenly spaced checkpoints from step 0 to the end (>= 2).")] = 6,
-    sde_model: Annotated[str, typer.Option(
+    sde_model: Annotated[str | None, typer.Option(
         help="SDE model: sme1 (first-order SME), underdamped (phase-space SDE for heavy "
-        "ball) or sme2 (second-order SME, m=0 only).")] = "sme1",
+        "ball), sme2 (second-order SME, m=0 only), rmsprop or adam (Malladi et al.); "
+        "default: sme1 for sgd, the optimiser's own SDE otherwise.")] = None,
     solver: Annotated[str | None, typer.Option(
         help=f"Diffrax solver: {', '.join(SOLVERS)} (default euler; the noise depends on θ, "
         "so sme1/sme2 need an Itô solver: euler).")] = None,
@@ -146,6 +156,13 @@ def learned(
     """
     with user_errors():
         # Everything cheap first: no data is loaded and nothing compiled before this passes.
+        chosen_optimizer = make_optimizer(optimizer, **parse_hyperparameters(hyper))
+        adaptive = chosen_optimizer.name != "sgd"
+        sde_model = sde_model or (chosen_optimizer.name if adaptive else "sme1")
+        budget = budget or ("epochs" if adaptive else "sde_time")
+        if adaptive and budget == "sde_time":
+            raise OptionError(f"--budget=sde_time is SGD's time updates·ε/(1−m); with "
+                              f"--optimizer={optimizer} use epochs or updates")
         for name, value, choices in (("dataset", dataset, DATASET_NAMES),
                                      ("model", model, MODEL_NAMES),
                                      ("sde_model", sde_model, SDE_MODELS)):
@@ -159,7 +176,8 @@ def learned(
         steps = budget_steps(budget, amount, lr=lr, momentum=momentum, batch_size=batch_size,
                              n_train=n_train)
         run = RunConfig(lr=lr, momentum=momentum, batch_size=batch_size, n_train=n_train,
-                        replacement=replacement, steps=steps, paths=paths, seed=seed)
+                        replacement=replacement, steps=steps, paths=paths, seed=seed,
+                        optimizer=chosen_optimizer)
         sde = SDEConfig(model=sde_model, solver=solver, substeps=substeps)
         check_compatible(run, sde, additive_noise=LearnedSurface.additive_noise)
         save_steps = checkpoint_steps(steps, checkpoints)
@@ -184,7 +202,8 @@ def learned(
     record: dict[str, Any] = {
         **comparison.to_dict(),
         "replacement": replacement,
-        "noise_scale": run.noise_scale,
+        "optimizer": run.optimizer.describe(lr, momentum),
+        "noise_scale": None if adaptive else run.noise_scale,
         "minibatch_noise_factor": run.noise_factor,
         "budget": {"kind": budget, "amount": amount, "steps": steps, "sde_time": tau * steps},
         "sde_dt": comparison.sde_run.info["dt"],

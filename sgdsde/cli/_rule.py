@@ -24,37 +24,15 @@ from ..studies import RULE_BASES, rule_base_run, rule_study, rule_summary
 from ..surfaces import learned_surface
 from ._common import (
     CONVENTIONS,
-    OptionError,
     app,
     enable_float64,
     format_pm,
+    parse_hyperparameters,
     parse_list,
     stderr,
     stdout,
     user_errors,
 )
-
-
-def parse_hyperparameters(text: str | None) -> dict[str, Any]:
-    """``--hyper b1=0.99,b2=0.999`` as a dict (numbers as floats, true/false as bools)."""
-    if not text:
-        return {}
-    values: dict[str, Any] = {}
-    for item in text.split(","):
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise OptionError(f"--hyper={text!r} must be a comma list of key=value "
-                              "(e.g. b1=0.99,b2=0.999)")
-        lowered = raw.strip().lower()
-        if lowered in ("true", "false"):
-            values[key.strip()] = lowered == "true"
-            continue
-        try:
-            values[key.strip()] = float(raw)
-        except ValueError:
-            raise OptionError(f"--hyper: {key.strip()}={raw!r} is not a number or "
-                              "true/false") from None
-    return values
 
 
 @app.command(epilog=CONVENTIONS)
