@@ -78,6 +78,14 @@ def parse_list(option: str, text: str, convert: Callable[[str], Any], example: s
     return values
 
 
+#: ``--float64``, shared by every command that computes.
+Float64Flag = Annotated[bool, typer.Option(
+    "--float64", help="Compute in float64 (enables jax x64).")]
+#: ``--json``, shared by every command with a machine-readable result.
+JsonFlag = Annotated[bool, typer.Option(
+    "--json", help="Print exactly one JSON object on stdout (NaN as null).")]
+
+
 def parse_hyperparameters(text: str | None) -> dict[str, Any]:
     """``--hyper b1=0.99,b2=0.999`` (an optimiser's hyper-parameters) as a dict (numbers as
     floats, true/false as bools)."""

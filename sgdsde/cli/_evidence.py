@@ -20,6 +20,7 @@ from ..evidence import HESSIAN_METHODS, check_prior_precision, evidence_sweep
 from ..learning import load_dataset
 from ..plots import evidence_figure, save_figure
 from ._common import (
+    JsonFlag,
     OptionError,
     app,
     fmt,
@@ -101,8 +102,7 @@ def evidence(
         "ESTIMATE of the log-determinant, labelled as such).")] = "exact",
     seed: Annotated[int, typer.Option(
         help="Seed of the data subset, the random labels and the initialisation.")] = 0,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print exactly one JSON object on stdout (NaN as null).")] = False,
+    as_json: JsonFlag = False,
     figure_dir: Annotated[Path, typer.Option(
         help=f"Folder for {FIGURE_NAME}: train/test accuracy, test cross-entropy and the log "
         "evidence ratio per example against λ (created if missing).")

@@ -30,6 +30,8 @@ from ..studies import compare_on_learned
 from ..surfaces import LearnedSurface, learned_surface
 from ._common import (
     CONVENTIONS,
+    Float64Flag,
+    JsonFlag,
     OptionError,
     app,
     enable_float64,
@@ -136,10 +138,8 @@ def learned(
     paths: Annotated[int, typer.Option(help="Ensemble size P (independent seeds).")] = 8,
     seed: Annotated[int, typer.Option(
         help="Seed of the data subset, the initialisation and both ensembles.")] = 0,
-    float64: Annotated[bool, typer.Option(
-        "--float64", help="Compute in float64 (enables jax x64).")] = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print exactly one JSON object on stdout (NaN as null).")] = False,
+    float64: Float64Flag = False,
+    as_json: JsonFlag = False,
     figure: Annotated[Path, typer.Option(
         help="PNG of SGD and SDE train loss, test loss and test accuracy against SGD steps "
         "with ±stderr bands (folder created if missing).")

@@ -20,6 +20,8 @@ from ..studies import check_batch_pair, noise_scale_along_training
 from ..surfaces import learned_surface
 from ._common import (
     CONVENTIONS,
+    Float64Flag,
+    JsonFlag,
     app,
     enable_float64,
     fmt,
@@ -62,10 +64,8 @@ def noise_scale(
         "per-example gradients and Hessian-vector products (min(N, d) of them).")] = True,
     seed: Annotated[int, typer.Option(
         help="Seed of the data subset, the initialisation and the minibatches.")] = 0,
-    float64: Annotated[bool, typer.Option(
-        "--float64", help="Compute in float64 (enables jax x64).")] = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print exactly one JSON object on stdout (NaN as null).")] = False,
+    float64: Float64Flag = False,
+    as_json: JsonFlag = False,
     figure: Annotated[Path, typer.Option(
         help="PNG of B_simple (exact and estimated) and B_noise against SGD steps.")
     ] = Path("results/noise-scale/noise_scale.png"),

@@ -25,6 +25,8 @@ from ..surfaces import NoisyQuadratic
 from ..theory import NQM_TRANSITIONS
 from ._common import (
     CONVENTIONS,
+    Float64Flag,
+    JsonFlag,
     app,
     enable_float64,
     fmt,
@@ -64,10 +66,8 @@ def nqm(
         help="Budget of the steps-to-target recursion (never extrapolated beyond).")
     ] = 100_000,
     seed: Annotated[int, typer.Option(help="Seed of the SGD ensembles.")] = 0,
-    float64: Annotated[bool, typer.Option(
-        "--float64", help="Compute in float64 (enables jax x64).")] = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print exactly one JSON object on stdout (NaN as null).")] = False,
+    float64: Float64Flag = False,
+    as_json: JsonFlag = False,
     figure: Annotated[Path, typer.Option(
         help="Folder for nqm_loss.png (curves) and nqm_pareto.png (steps against examples).")
     ] = Path("results/nqm"),

@@ -17,6 +17,8 @@ from ..studies import auto_steps, compare_on_quadratic
 from ..surfaces import Quadratic
 from ._common import (
     CONVENTIONS,
+    Float64Flag,
+    JsonFlag,
     OptionError,
     app,
     enable_float64,
@@ -96,10 +98,8 @@ def quadratic(
     allow_unstable: Annotated[bool, typer.Option(
         help="Run a learning rate outside heavy ball's stable region (ε·λ_max(H) >= 2(1+m)) "
         "and record divergence instead of refusing.")] = False,
-    float64: Annotated[bool, typer.Option(
-        "--float64", help="Compute in float64 (enables jax x64).")] = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print exactly one JSON object on stdout (NaN as null).")] = False,
+    float64: Float64Flag = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Stationary covariance of SGD and of one SDE model on a quadratic, against the closed
     forms (discrete and continuous Lyapunov solutions).

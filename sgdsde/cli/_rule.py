@@ -24,6 +24,8 @@ from ..studies import RULE_BASES, rule_base_run, rule_study, rule_summary
 from ..surfaces import learned_surface
 from ._common import (
     CONVENTIONS,
+    Float64Flag,
+    JsonFlag,
     app,
     enable_float64,
     format_pm,
@@ -67,10 +69,8 @@ def rule(
     ] = 0.1,
     seed: Annotated[int, typer.Option(
         help="Seed of the data subset, the initialisation and the ensembles.")] = 0,
-    float64: Annotated[bool, typer.Option(
-        "--float64", help="Compute in float64 (enables jax x64).")] = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print exactly one JSON object on stdout (NaN as null).")] = False,
+    float64: Float64Flag = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """A batch-size scaling rule for one optimiser on MNIST-1D (an MLP, minibatches drawn with
     replacement): for each κ the batch is κB, the learning rate and hyper-parameters follow the

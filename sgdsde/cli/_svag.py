@@ -20,6 +20,8 @@ from ..studies import check_ells, svag_study
 from ..surfaces import learned_surface
 from ._common import (
     CONVENTIONS,
+    Float64Flag,
+    JsonFlag,
     app,
     enable_float64,
     format_pm,
@@ -66,10 +68,8 @@ def svag(
     checkpoints: Annotated[int, typer.Option(help="Checkpoints per run (>= 2).")] = 5,
     seed: Annotated[int, typer.Option(
         help="Seed of the data subset, the initialisation and the ensembles.")] = 0,
-    float64: Annotated[bool, typer.Option(
-        "--float64", help="Compute in float64 (enables jax x64).")] = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print exactly one JSON object on stdout (NaN as null).")] = False,
+    float64: Float64Flag = False,
+    as_json: JsonFlag = False,
     figure: Annotated[Path, typer.Option(
         help="PNG of the final test accuracy against ℓ, one panel per ε.")
     ] = Path("results/svag/svag.png"),
