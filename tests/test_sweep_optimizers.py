@@ -68,6 +68,27 @@ def test_run_ids_name_the_optimiser_and_plain_sgd_keeps_its_ids():
     assert len(set(sgd) | set(adam) | set(adam_default)) == 3 * len(sgd)
 
 
+def test_one_run_has_one_id_however_the_file_spells_it():
+    """1 and 1.0 are the same value, and a default written out is the default left out."""
+    rmsprop = BASE + '\n[optimizer]\nname = "rmsprop"\ninitial_scale = {}\n'
+    as_int, as_float = (parse_text(rmsprop.format(v)) for v in ("1", "1.0"))
+    assert as_int == as_float and as_int.optimizer_options == (("initial_scale", 1.0),)
+    assert [r.run_id for r in expand(as_int)] == [r.run_id for r in expand(as_float)]
+    spelled = parse_text(ADAM.replace("b2 = 0.99", "b2 = 0.99\nb1 = 0.9\neps = 1e-8"))
+    assert spelled == parse_text(ADAM)
+
+
+def test_stores_written_before_the_optimizer_columns_read_as_sgd(adam_sweep, tmp_path):
+    import pyarrow.parquet as pq
+
+    _, out, _ = adam_sweep
+    table = store.read_results(out).drop_columns(["optimizer", "optimizer_options"])
+    pq.write_table(table, tmp_path / "part-old.parquet")
+    rows = store.rows(tmp_path)
+    assert {r["optimizer"] for r in rows} == {"sgd"}
+    assert {r["optimizer_options"] for r in rows} == {"{}"}
+
+
 def test_config_round_trips_through_its_toml():
     config = parse_text(ADAM)
     assert parse_text(config.to_toml()) == config

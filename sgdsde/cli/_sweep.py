@@ -61,8 +61,9 @@ def _executor(scheduler: str | None, local_workers: int | None,
 @app.command(epilog=CONVENTIONS)
 def sweep(
     config: Annotated[Path, typer.Argument(
-        help="Sweep file (TOML): [data], [model], [grid], [budget], [eval]; see "
-        "docs/scaling.md and experiments/sweeps/small.toml.")],
+        help="Sweep file (TOML): [data], [model], [grid], [budget], [eval] and optionally "
+        "[optimizer] (rmsprop or adam); see docs/scaling.md and "
+        "experiments/sweeps/small.toml.")],
     out: Annotated[Path, typer.Option(
         help="Results folder: sweep.toml (the config) and part-*.parquet (one file per "
         "finished batch of runs), written by this process only.")],
@@ -81,9 +82,10 @@ def sweep(
         "with them (dask worker ... --resources GPU=1) take the tasks.")] = None,
 ) -> None:
     """Run every (ε, B, m, N, seed) of a grid for a fixed budget and record final and best
-    test accuracy, losses, divergence and the noise scale g = ε(N/B − 1)/(1 − m), one row per
-    run. Runs sharing shapes and update counts are vmapped in one compiled call (sharded over
-    every device when there are several), in this process or as Dask tasks. Interrupted
+    test accuracy, losses, divergence and the noise scale g = ε(N/B − 1)/(1 − m) (NaN for
+    RMSprop and Adam), one row per run. Runs sharing shapes and update counts are vmapped in
+    one compiled call (sharded over every device when there are several), in this process or
+    as Dask tasks. Interrupted
     sweeps resume: re-running the same command skips finished runs; a second command on the
     same --out is refused while the first runs."""
     with user_errors():

@@ -77,11 +77,13 @@ def analyse_sweep(table: Any, metric: str = "final_test_accuracy", *, replicates
     of ε, N, m that the sweep varies.
     """
     columns = as_columns(table)
-    adaptive = sorted(set(columns.get("optimizer", np.array(["sgd"])).tolist()) - {"sgd"})
+    ran = columns.get("optimizer", np.array(["sgd"])).tolist()
+    adaptive = sorted({str(name) for name in ran if name is not None} - {"sgd"})
     if adaptive:
         raise IncompatibleChoiceError(
-            f"analyse_sweep tests SGD's noise scale g = ε(N/B − 1)/(1 − m); this sweep ran "
-            f"{', '.join(adaptive)}: use locate_b_opt for its optima", names=("optimizer",))
+            f"the scaling analysis tests SGD's noise scale g = ε(N/B − 1)/(1 − m); this sweep "
+            f"ran {', '.join(adaptive)}: locate its optima with sgdsde.scaling.locate_b_opt",
+            names=("optimizer",))
     varied = [c for c in VARIED.values() if len(set(columns[c].tolist())) >= 2]
     by = varied[0] if varied else "lr"
     b_opts = locate_b_opt(table, metric, confidence=confidence)

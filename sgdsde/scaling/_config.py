@@ -99,6 +99,7 @@ class SweepConfig:
     max_batch: int
     optimizer: str = "sgd"
     #: the optimiser's hyper-parameters other than its defaults, as sorted (key, value) pairs
+    #: (numbers as floats)
     optimizer_options: tuple[tuple[str, float | bool], ...] = ()
 
     def optimizer_config(self) -> Optimizer:
@@ -249,11 +250,17 @@ def _parse_optimizer(section: Mapping[str, Any]) -> tuple[str, tuple[tuple[str, 
             raise _fail(f"optimizer.{key}", f"unknown key; {name} takes name"
                         + "".join(f", {k}" for k in known))
     try:
-        make_optimizer(name, **options)
+        chosen = make_optimizer(name, **options)
     except ParameterRangeError as exc:
         raise _fail(f"optimizer.{exc.name}", f"must be {exc.allowed} (got {exc.value!r})"
                     ) from None
-    return name, tuple(sorted(options.items()))
+    # canonical: the values the optimiser holds (1 and 1.0 alike), defaults left out, so that
+    # one run has one id however its file spells it
+    defaults = OPTIMIZERS[name]().hyperparameters()
+    values = {key: value if isinstance(value, bool) else float(value)
+              for key, value in chosen.hyperparameters().items()}
+    return name, tuple(sorted((key, value) for key, value in values.items()
+                              if value != defaults[key]))
 
 
 def load_config(path: str | os.PathLike) -> tuple[SweepConfig, str]:
