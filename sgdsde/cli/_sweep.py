@@ -85,9 +85,8 @@ def sweep(
     test accuracy, losses, divergence and the noise scale g = ε(N/B − 1)/(1 − m) (NaN for
     RMSprop and Adam), one row per run. Runs sharing shapes and update counts are vmapped in
     one compiled call (sharded over every device when there are several), in this process or
-    as Dask tasks. Interrupted
-    sweeps resume: re-running the same command skips finished runs; a second command on the
-    same --out is refused while the first runs."""
+    as Dask tasks. Interrupted sweeps resume: re-running the same command skips finished runs;
+    a second command on the same --out is refused while the first runs."""
     with user_errors():
         cfg, text = load_config(config)
         total = len(expand(cfg))
