@@ -39,6 +39,14 @@ def noise_scale(
     return effective_lr(lr, momentum) * (n_train / batch_size - 1.0)
 
 
+def optimal_batch_size(
+    lr: ScalarLike, noise: ScalarLike, n_train: ScalarLike, momentum: ScalarLike = 0.0
+) -> ScalarLike:
+    """The batch size at which the noise scale equals `noise`: B = εN/(ε + g(1−m)), the
+    inverse of :func:`noise_scale` in B (docs/theory.md §4: B_opt at the optimum's g_opt)."""
+    return lr * n_train / (lr + noise * (1.0 - momentum))
+
+
 def minibatch_noise_factor(
     batch_size: int, n_train: int | None = None, replacement: bool = False
 ) -> float:
@@ -257,7 +265,13 @@ def underdamped_mean(
 def max_stable_lr(H: Float[Array, "d d"], momentum: ScalarLike = 0.0) -> Float[Array, ""]:
     """Largest stable heavy-ball learning rate on the quadratic, ε < 2(1+m)/λ_max(H) for |m| < 1
     (spectral radius of T below 1; docs/theory.md §3)."""
-    return 2.0 * (1.0 + jnp.asarray(momentum)) / jnp.linalg.eigvalsh(H)[-1]
+    return stable_lr_limit(jnp.linalg.eigvalsh(H)[-1], momentum)
+
+
+def stable_lr_limit(top_curvature: ScalarLike, momentum: ScalarLike = 0.0) -> ScalarLike:
+    """2(1+m)/λ_max: heavy ball is stable iff 0 < ε < this (docs/theory.md §3), given the
+    largest curvature λ_max (e.g. max h_i of a diagonal quadratic such as the NQM)."""
+    return 2.0 * (1.0 + momentum) / top_curvature
 
 
 def relative_stationary_gap(

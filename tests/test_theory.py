@@ -18,7 +18,7 @@ import pytest  # noqa: E402
 import scipy.linalg  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
-from sgdsde import theory  # noqa: E402
+from sgdsde import NoisyQuadratic, theory  # noqa: E402
 
 # Direct dense solves of well-conditioned systems (condition numbers asserted or ≲ 1e4 below):
 # backward error ~ 1e-16, forward error ≲ κ·1e-16 ≲ 1e-12, so rtol 1e-10 leaves margin.
@@ -384,3 +384,16 @@ def test_jit_with_traced_hyperparameters(noncommuting):
         traced = jax.jit(fn)(H, S, jnp.asarray(0.2), jnp.asarray(0.5))
         assert traced.dtype == jnp.float64
         np.testing.assert_allclose(traced, eager, rtol=1e-12)
+
+
+def test_optimal_batch_size_inverts_the_noise_scale_and_the_nqm_limit_is_the_quadratic_one():
+    """B = εN/(ε + g(1−m)) gives back g = ε(N/B − 1)/(1−m); the NQM's 2(1+m)/max h equals
+    max_stable_lr of its diagonal H."""
+    for lr, g, n, m in ((0.1, 13.0, 512, 0.0), (0.4, 31.8, 8192, 0.0), (1.0, 5.0, 1000, 0.9)):
+        b = theory.optimal_batch_size(lr, g, n, m)
+        assert theory.noise_scale(lr, b, n, m) == pytest.approx(g, rel=1e-12)
+    nqm = NoisyQuadratic.power_law(dim=50, power=1.0, noise=1.0)
+    h = np.asarray(nqm.curvatures, np.float64)
+    for m in (0.0, 0.9):
+        assert nqm.max_stable_lr(m) == pytest.approx(
+            float(theory.max_stable_lr(jnp.diag(jnp.asarray(h)), m)), rel=1e-6)

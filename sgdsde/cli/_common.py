@@ -22,7 +22,8 @@ import typer
 from rich.console import Console
 
 from ..cache import default_compile_cache, enable_compile_cache
-from ..errors import SGDSDEError
+from ..errors import ParameterRangeError, SGDSDEError
+from ..learning import load_dataset
 
 CONVENTIONS = """
 Conventions: heavy ball in the optax form v ← m·v + ĝ, θ ← θ − ε·v (optax.sgd(lr, momentum)),
@@ -78,6 +79,11 @@ def parse_list(option: str, text: str, convert: Callable[[str], Any], example: s
     return values
 
 
+#: Test-set size of the classifier commands when --n-test is not given.
+DEFAULT_N_TEST = 1000
+#: Data sets of the noise-scale and SVAG commands.
+NOISE_DATASETS = ("mnist1d", "digits", "breast_cancer")
+
 #: ``--float64``, shared by every command that computes.
 Float64Flag = Annotated[bool, typer.Option(
     "--float64", help="Compute in float64 (enables jax x64).")]
@@ -107,6 +113,24 @@ def parse_hyperparameters(text: str | None) -> dict[str, Any]:
             raise OptionError(f"--hyper: {key.strip()}={raw!r} is not a number or "
                               "true/false") from None
     return values
+
+
+def load_classifier_data(dataset: str, n_train: int, n_test: int | None, classes: list[int] | None,
+          random_labels: bool, seed: int, idx_dir: Path | None) -> Any:
+    """load_dataset with the commands' test-size default: 1000, or all when fewer exist."""
+
+    def load(size: int | None) -> Any:
+        return load_dataset(dataset, n_train=n_train, n_test=size, classes=classes,
+                            random_labels=random_labels, seed=seed, idx_dir=idx_dir)
+
+    if n_test is not None:
+        return load(n_test)
+    try:
+        return load(DEFAULT_N_TEST)
+    except ParameterRangeError as exc:
+        if exc.name != "n_test":
+            raise
+        return load(None)
 
 
 def enable_float64(enabled: bool) -> Any:

@@ -19,8 +19,8 @@ from rich.table import Table
 from .._io import json_dumps, json_safe
 from .._validation import check_choice, check_int, check_number
 from ..config import RunConfig, SDEConfig, budget_steps, checkpoint_steps
-from ..errors import IncompatibleChoiceError, ParameterRangeError, SGDSDEError
-from ..learning import DATASET_NAMES, MODEL_NAMES, check_dataset_options, load_dataset
+from ..errors import IncompatibleChoiceError, SGDSDEError
+from ..learning import DATASET_NAMES, MODEL_NAMES, check_dataset_options
 from ..optimizers import OPTIMIZERS, make_optimizer
 from ..plots import learned_trajectories_figure, save_figure
 from ..sde import check_compatible
@@ -37,6 +37,7 @@ from ._common import (
     enable_float64,
     fmt,
     format_pm,
+    load_classifier_data,
     parse_hyperparameters,
     parse_list,
     prepare_writable,
@@ -45,7 +46,6 @@ from ._common import (
     user_errors,
 )
 
-DEFAULT_N_TEST = 1000
 DEFAULT_BUDGET_AMOUNT = {"epochs": 5.0, "updates": 500.0, "sde_time": 10.0}
 TABLE_METRICS = (("train_loss", "train loss"), ("test_loss", "test loss"),
                  ("test_accuracy", "test acc"))
@@ -58,24 +58,6 @@ def check_data_options(dataset: str, classes: list[int] | None, idx_dir: Path | 
     except IncompatibleChoiceError as exc:
         option = "--" + exc.names[0].replace("_", "-") if exc.names else "--dataset"
         raise OptionError(f"{option}: {exc}") from None
-
-
-def _load(dataset: str, n_train: int, n_test: int | None, classes: list[int] | None,
-          random_labels: bool, seed: int, idx_dir: Path | None) -> Any:
-    """load_dataset with the CLI's test-size default: 1000, or all when fewer exist."""
-
-    def load(size: int | None) -> Any:
-        return load_dataset(dataset, n_train=n_train, n_test=size, classes=classes,
-                            random_labels=random_labels, seed=seed, idx_dir=idx_dir)
-
-    if n_test is not None:
-        return load(n_test)
-    try:
-        return load(DEFAULT_N_TEST)
-    except ParameterRangeError as exc:
-        if exc.name != "n_test":
-            raise
-        return load(None)
 
 
 @app.command(epilog=CONVENTIONS)
@@ -185,7 +167,8 @@ def learned(
 
         with stderr.status(f"loading {dataset}..."):
             try:
-                data = _load(dataset, n_train, n_test, chosen, random_labels, seed, idx_dir)
+                data = load_classifier_data(dataset, n_train, n_test, chosen, random_labels,
+                                            seed, idx_dir)
             except SGDSDEError:
                 raise
             except (OSError, ValueError) as exc:  # IDX files missing or malformed

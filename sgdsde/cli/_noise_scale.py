@@ -20,20 +20,19 @@ from ..studies import check_batch_pair, noise_scale_along_training
 from ..surfaces import learned_surface
 from ._common import (
     CONVENTIONS,
+    NOISE_DATASETS,
     Float64Flag,
     JsonFlag,
     app,
     enable_float64,
     fmt,
     format_pm,
+    load_classifier_data,
     prepare_writable,
     stderr,
     stdout,
     user_errors,
 )
-from ._learned import _load
-
-NOISE_DATASETS = ("mnist1d", "digits", "breast_cancer")
 
 
 @app.command("noise-scale", epilog=CONVENTIONS)
@@ -89,7 +88,7 @@ def noise_scale(
         prepare_writable("--figure", figure, folder=False)
         dtype = enable_float64(float64)
         with stderr.status(f"loading {dataset}..."):
-            data = _load(dataset, n_train, n_test, None, False, seed, None)
+            data = load_classifier_data(dataset, n_train, n_test, None, False, seed, None)
         surface = learned_surface(data, model, width=width, l2=l2, seed=seed, dtype=dtype)
         start = time.perf_counter()
         with stderr.status(f"training and measuring at {len(save)} points (compiling "

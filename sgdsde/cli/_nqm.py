@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich import box
 from rich.table import Table
@@ -93,7 +92,7 @@ def nqm(
         prepare_writable("--figure", figure, folder=True)
         dtype = enable_float64(float64)
         surface = NoisyQuadratic.power_law(dim, power, noise, dtype=dtype)
-        limit = 2.0 * (1.0 + momentum) / float(np.max(np.asarray(surface.curvatures)))
+        limit = surface.max_stable_lr(momentum)
         if lr >= limit:
             raise UnstableLearningRateError(
                 f"lr={lr} is unstable for heavy ball on this NQM: lr must be < 2(1+m)/max h = "

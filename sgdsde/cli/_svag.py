@@ -20,19 +20,19 @@ from ..studies import check_ells, svag_study
 from ..surfaces import learned_surface
 from ._common import (
     CONVENTIONS,
+    NOISE_DATASETS,
     Float64Flag,
     JsonFlag,
     app,
     enable_float64,
     format_pm,
+    load_classifier_data,
     parse_list,
     prepare_writable,
     stderr,
     stdout,
     user_errors,
 )
-from ._learned import _load
-from ._noise_scale import NOISE_DATASETS
 
 
 def _whole(values: list[float]) -> list[float | int]:
@@ -92,7 +92,7 @@ def svag(
         prepare_writable("--figure", figure, folder=False)
         dtype = enable_float64(float64)
         with stderr.status(f"loading {dataset}..."):
-            data = _load(dataset, n_train, n_test, None, False, seed, None)
+            data = load_classifier_data(dataset, n_train, n_test, None, False, seed, None)
         surface = learned_surface(data, model, width=width, seed=seed, dtype=dtype)
         start = time.perf_counter()
         with stderr.status(f"SVAG at {len(grid)} ε × {len(ladder)} ℓ (compiling first)..."):

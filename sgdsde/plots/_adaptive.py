@@ -8,15 +8,9 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
-from ._figure import Record, as_array, subplots
+from ._figure import Record, as_array, mean_band, subplots
 
 RULE_PANELS = (("train_loss", "train loss"), ("test_accuracy", "test accuracy"))
-
-
-def _band(ax, x, entry, label, color, style="-"):
-    mean, stderr = as_array(entry["mean"]), as_array(entry["stderr"])
-    ax.plot(x, mean, style, marker="o", markersize=3, color=color, label=label)
-    ax.fill_between(x, mean - stderr, mean + stderr, color=color, alpha=0.25, linewidth=0)
 
 
 def rule_figure(studies: Sequence[Record], *, title: str | None = None) -> Figure:
@@ -38,7 +32,7 @@ def rule_figure(studies: Sequence[Record], *, title: str | None = None) -> Figur
                             label=f"κ=1 ± margin {margin:.3g}")
             for index, entry in enumerate(study["rows"]):
                 if "metrics" in entry:
-                    _band(ax, x, entry["metrics"][key],
+                    mean_band(ax, x, entry["metrics"][key],
                           f"κ={entry['kappa']:g} ({entry['verdict']})", f"C{index}")
             ax.set_xlabel("fraction of the run (same epochs for every κ)")
             ax.set_ylabel(label)
@@ -56,9 +50,9 @@ def family_figure(record: Record, *, title: str | None = None) -> Figure:
     fig, axes = subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
     times = as_array(record["progress"]) * record["sde_time"]
     for ax, (key, label) in zip(axes[0], metrics, strict=True):
-        _band(ax, times, record["sde"][key], f"SDE (dt = {record['sde_dt']:.3g})", "k", "--")
+        mean_band(ax, times, record["sde"][key], f"SDE (dt = {record['sde_dt']:.3g})", "k", "--")
         for index, member in enumerate(record["members"]):
-            _band(ax, times, member["discrete"][key],
+            mean_band(ax, times, member["discrete"][key],
                   f"κ={member['kappa']:g}: ε={member['lr']:.3g}, B={member['batch_size']}",
                   f"C{index}")
         ax.set_xlabel("SDE time t = k·ε²")
@@ -76,9 +70,9 @@ def momentum_figure(record: Record, *, title: str | None = None) -> Figure:
     fig, axes = subplots(1, len(metrics), figsize=(5.5 * len(metrics), 3.8), squeeze=False)
     steps = as_array(record["steps"])
     for ax, (key, label) in zip(axes[0], metrics, strict=True):
-        _band(ax, steps, record["discrete"][key], "heavy ball (optax.sgd)", "C0")
+        mean_band(ax, steps, record["discrete"][key], "heavy ball (optax.sgd)", "C0")
         for index, (model, entry) in enumerate(record["models"].items()):
-            _band(ax, steps, entry["sde"][key], f"{model} (dt = {entry['dt']:.3g})",
+            mean_band(ax, steps, entry["sde"][key], f"{model} (dt = {entry['dt']:.3g})",
                   f"C{index + 1}", "--")
         ax.set_xlabel("updates k")
         ax.set_ylabel(label)

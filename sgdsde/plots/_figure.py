@@ -24,6 +24,14 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float],
     return fig, fig.subplots(nrows, ncols, squeeze=squeeze, **kwargs)
 
 
+def mean_band(ax: Any, x: Any, entry: Mapping[str, Any], label: str, color: str,
+              style: str = "-") -> None:
+    """Plot an estimate's mean (``entry["mean"]``) against `x` with a ±stderr band."""
+    mean, stderr = as_array(entry["mean"]), as_array(entry["stderr"])
+    ax.plot(x, mean, style, marker="o", markersize=3, color=color, label=label)
+    ax.fill_between(x, mean - stderr, mean + stderr, color=color, alpha=0.25, linewidth=0)
+
+
 def as_array(value: Any) -> np.ndarray:
     """A float array with ``None`` (JSON null) as NaN."""
     return np.array(value if value is not None else np.nan, dtype=float)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from ._figure import Record, as_array, subplots
+from ._figure import Record, as_array, mean_band, subplots
 
 LEARNED_PANELS = (
     ("train_loss", "train loss (cross-entropy)"),
@@ -34,12 +34,7 @@ def learned_trajectories_figure(record: Record, *, title: str | None = None) -> 
     n_classes = (record.get("dataset") or {}).get("n_classes")
     for ax, (key, label) in zip(axes[0], LEARNED_PANELS, strict=True):
         for name, side, color, style in series:
-            mean = as_array(record[side][key]["mean"])
-            stderr = as_array(record[side][key]["stderr"])
-            ax.plot(steps, mean, style, marker="o", markersize=3, color=color,
-                    label=f"{name} ± stderr")
-            ax.fill_between(steps, mean - stderr, mean + stderr, color=color, alpha=0.25,
-                            linewidth=0)
+            mean_band(ax, steps, record[side][key], f"{name} ± stderr", color, style)
         if key == "test_accuracy" and n_classes:
             ax.axhline(1.0 / n_classes, color="0.6", linestyle=":", label="chance")
         ax.set_xlabel("SGD steps k")

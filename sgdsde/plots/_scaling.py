@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from .. import theory
 from ..scaling import BOpt, Collapse, GOptFit, ScalingFit, SweepAnalysis
 from ._figure import subplots
 
@@ -152,7 +153,7 @@ def g_opt_figure(b_opts: Sequence[BOpt], fit: GOptFit, variable: str, title: str
     located = [b for b in b_opts if b.usable]
 
     def implied(b: BOpt, batch: float) -> float:
-        return b.lr * (b.n_train / batch - 1.0) / (1.0 - b.momentum)
+        return theory.noise_scale(b.lr, batch, b.n_train, b.momentum)
 
     x = np.array([getattr(b, variable) for b in located], float)
     g = np.array([implied(b, b.b_opt) for b in located])

@@ -227,8 +227,8 @@ def check_lrs(lrs: object) -> tuple[float, ...]:
 
 def nqm_lr_grid(surface: NoisyQuadratic, momentum: float, count: int = 40) -> tuple[float, ...]:
     """`count` log-spaced ε from 10⁻⁴ to 0.99 of heavy ball's stability limit
-    2(1 + m)/max h (:func:`sgdsde.theory.max_stable_lr`)."""
-    limit = 2.0 * (1.0 + momentum) / float(jnp.max(surface.curvatures))
+    2(1 + m)/max h (:meth:`NoisyQuadratic.max_stable_lr`)."""
+    limit = surface.max_stable_lr(momentum)
     return tuple(np.geomspace(1e-4 * limit, 0.99 * limit, count).tolist())
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import theory
 from .._io import json_safe
 from ._b_opt import BOpt, jackknife_se, student_t
 from ._noise import estimate_values, noise_free_log_b, shifted, sweep_noise, synthetic_values
@@ -43,7 +44,7 @@ _LOG_G_GRID = np.linspace(np.log(1e-3), np.log(1e6), 2401)
 def predicted_log_b(lr: np.ndarray, n_train: np.ndarray, momentum: np.ndarray,
                     log_g: np.ndarray | float) -> np.ndarray:
     """ln B_opt = ln(εN/(ε + g(1 − m))) at ln g (broadcast: `log_g` (..., 1) against slices)."""
-    return np.log(lr * n_train / (lr + np.exp(log_g) * (1.0 - momentum)))
+    return np.log(theory.optimal_batch_size(lr, np.exp(log_g), n_train, momentum))
 
 
 def _slice_arrays(b_opts: Sequence[BOpt]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike
 
+from .. import theory
 from .._types import Key, NoiseVector, Scalar, Vector
 from ..errors import MatrixError, ParameterRangeError
 from ..surface import Surface
@@ -90,6 +91,10 @@ class NoisyQuadratic(Surface):
     def initial_point(self) -> Vector:
         """θ₀ (default 1/√h_i: loss ½ per coordinate)."""
         return self.start
+
+    def max_stable_lr(self, momentum: float = 0.0) -> float:
+        """Heavy ball's stability limit 2(1+m)/max h_i (:func:`sgdsde.theory.stable_lr_limit`)."""
+        return float(theory.stable_lr_limit(float(jnp.max(self.curvatures)), momentum))
 
 
 def _brief(values: np.ndarray) -> str:
