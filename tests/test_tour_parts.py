@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 
 import pytest
+from scipy import stats
 
 from sgdsde.scaling import parse_config
 from sgdsde.tour import (
@@ -80,8 +82,13 @@ def test_learned_agreement_needs_a_dt_converged_sde():
 
 
 def _collapse(spread, se=0.001, margin=0.02):
+    """A collapse record as collapse_in_g writes it at the tour's α/2 = 0.005 (4 seeds:
+    bounds spread ± 5.84·se; None when fewer than two curves overlap)."""
+    t = float(stats.t.isf(0.005, 3))
+    low, high = (math.nan, math.nan) if spread is None else (spread - t * se, spread + t * se)
     return {"spread": spread, "spread_se": se, "n_seeds": 4, "margin": margin, "score": 1.0,
-            "permutation_mean": 1.2}
+            "permutation_mean": 1.2, "spread_low": low, "spread_high": high,
+            "collapsed": bool(high < margin), "separated": bool(low > margin)}
 
 
 def _scaling_record(fit, p_value=0.5, in_g=0.005, in_b=0.05, schedule_gap=0.001):
