@@ -178,7 +178,8 @@ def law_claim(analysis: Mapping[str, Any], variable: str = "lr") -> Claim:
 
 
 def _collapse_claim(analysis: Mapping[str, Any]) -> Claim:
-    in_g, in_b = analysis["collapse"], analysis["collapse_in_b"]  # bounds at α/2 (run_scaling_section)
+    # the bounds and verdicts of collapse_in_g at α/2 (run_scaling_section)
+    in_g, in_b = analysis["collapse"], analysis["collapse_in_b"]
     g_high, b_low, margin = in_g["spread_high"], in_b["spread_low"], in_g["margin"]
     return Claim(
         name="collapse_in_g", statement="Test accuracy is one function of the noise scale g "

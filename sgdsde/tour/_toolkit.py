@@ -200,12 +200,13 @@ def _momentum_claim(curves: Mapping[str, Mapping[str, Any]]) -> Claim:
         "nqm_momentum_b_crit", "On the NQM momentum raises the critical batch size and helps "
         "only at large B (Zhang et al. 2019), ε tuned per B",
         f"B_crit(m=0.9) ≥ {MOMENTUM_RATIO:g}·B_crit(m=0); at B={plain['batch_sizes'][0]} "
-        f"momentum saves < {SMALL_B_SAVING:.0%} of the steps",
+        f"momentum changes the steps by < {SMALL_B_SAVING:.0%} (either way)",
         f"B_crit {crit[0]:.3g} (m=0) → {crit[1]:.3g} (m=0.9), ratio {ratio:.3g}; S_min "
         f"{plain['fit']['s_min'] if plain['fit'] else math.nan:.3g} → "
         f"{heavy['fit']['s_min'] if heavy['fit'] else math.nan:.3g}; saving at the smallest "
         f"B {saving:.1%}",
-        bool(math.isfinite(ratio) and ratio >= MOMENTUM_RATIO and saving < SMALL_B_SAVING),
+        bool(math.isfinite(ratio) and ratio >= MOMENTUM_RATIO
+             and abs(saving) < SMALL_B_SAVING),
         "exact recursion (no sampling), fixed thresholds")
 
 
