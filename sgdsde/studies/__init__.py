@@ -5,9 +5,9 @@ their SDEs, batch-size scaling rules as equivalences, heavy ball on learned surf
 
 from ._adaptive import AdaptiveWeakError as AdaptiveWeakError
 from ._adaptive import adaptive_weak_error as adaptive_weak_error
-from ._adaptive import dt_halving as dt_halving
 from ._adaptive import family_comparison as family_comparison
 from ._adaptive import weak_statistics as weak_statistics
+from ._dt import dt_halving as dt_halving
 from ._gap_scaling import GapScaling as GapScaling
 from ._gap_scaling import fit_power_law as fit_power_law
 from ._gap_scaling import stationary_gap_scaling as stationary_gap_scaling

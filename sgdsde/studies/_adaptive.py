@@ -16,7 +16,7 @@ paired shift is compared with the ensemble's standard error.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -29,11 +29,9 @@ from ..rules import scaled_run
 from ..sde import setup_sde, simulate_sde
 from ..sgd import simulate_sgd
 from ..surfaces import Surface
-from ._dt import halved_dt_runs
+from ._dt import Statistic
 from ._gap_scaling import fit_power_law
 from ._rule import check_equal_epochs, listed, trajectory_metrics
-
-Statistic = Callable[[jax.Array], jax.Array]
 
 
 def weak_statistics(surface: Surface) -> dict[str, Statistic]:
@@ -111,30 +109,6 @@ def adaptive_weak_error(
                           "points": len(used)}
     return AdaptiveWeakError(base.optimizer.name, base.optimizer.name,
                              base.steps * base.lr**2, substeps, members, fits)
-
-
-def dt_halving(
-    surface: Surface, run: RunConfig, sde: SDEConfig,
-    statistics: dict[str, Statistic], *, theta0: jax.Array | None = None,
-    save_steps: Sequence[int] | None = None,
-) -> dict[str, dict[str, list[float]]]:
-    """SDE numbers at dt and at dt/2 on the same Brownian path (:func:`halved_dt_runs`): per
-    statistic and saved step the SDE mean and stderr at dt, and the paired shift
-    mean(dt/2) − mean(dt) ± stderr. dt-converged: |shift| < the SDE stderr."""
-    steps = (run.steps,) if save_steps is None else tuple(save_steps)
-    runs = halved_dt_runs(surface, run, sde, save_steps=steps, theta0=theta0)
-    keep = ~np.any([np.asarray(r.diverged) for r in runs], axis=0)
-    values = [jax.vmap(lambda path: {name: jax.vmap(g)(path) for name, g in statistics.items()}
-                       )(r.theta[keep]) for r in runs]
-    record = {}
-    for name in statistics:
-        level = mean_estimate(values[0][name])
-        shift = difference_estimate(values[1][name], values[0][name], paired=True)
-        record[name] = {"sde": np.asarray(level.value).tolist(),
-                        "sde_stderr": np.asarray(level.stderr).tolist(),
-                        "shift": np.asarray(shift.value).tolist(),
-                        "shift_stderr": np.asarray(shift.stderr).tolist()}
-    return record
 
 
 def family_comparison(

@@ -4,13 +4,20 @@ its time step (docs/theory.md §2)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import jax
+import numpy as np
 
 from .._types import Vector
+from ..compare import difference_estimate, mean_estimate
 from ..config import RunConfig, SDEConfig
 from ..results import EnsembleRun
 from ..sde import simulate_sde
 from ..surfaces import Surface
+
+#: A statistic of one point θ (a loss, a metric, a coordinate): what the dt check compares.
+Statistic = Callable[[jax.Array], jax.Array]
 
 #: The virtual Brownian tree's tolerance as a fraction of the *finer* dt, at both resolutions.
 TREE_TOLERANCE = 1.0 / 16.0
@@ -30,3 +37,28 @@ def halved_dt_runs(
                                tree_tol_fraction=TREE_TOLERANCE)
     return tuple(simulate_sde(surface, run, config, save_steps=save_steps, theta0=theta0)
                  for config in (coarse, fine))
+
+
+def dt_halving(
+    surface: Surface, run: RunConfig, sde: SDEConfig,
+    statistics: dict[str, Statistic], *, theta0: jax.Array | None = None,
+    save_steps: Sequence[int] | None = None,
+) -> dict[str, dict[str, list[float]]]:
+    """SDE numbers at dt and at dt/2 on the same Brownian path (:func:`halved_dt_runs`): per
+    statistic and saved step the SDE mean and stderr at dt, and the paired shift
+    mean(dt/2) − mean(dt) ± stderr, over the paths finite at both resolutions (dropped jointly,
+    so the pairs stay pairs). dt-converged: |shift| < the SDE stderr."""
+    steps = (run.steps,) if save_steps is None else tuple(save_steps)
+    runs = halved_dt_runs(surface, run, sde, save_steps=steps, theta0=theta0)
+    keep = ~np.any([np.asarray(r.diverged) for r in runs], axis=0)
+    values = [jax.vmap(lambda path: {name: jax.vmap(g)(path) for name, g in statistics.items()}
+                       )(r.theta[keep]) for r in runs]
+    record = {}
+    for name in statistics:
+        level = mean_estimate(values[0][name])
+        shift = difference_estimate(values[1][name], values[0][name], paired=True)
+        record[name] = {"sde": np.asarray(level.value).tolist(),
+                        "sde_stderr": np.asarray(level.stderr).tolist(),
+                        "shift": np.asarray(shift.value).tolist(),
+                        "shift_stderr": np.asarray(shift.stderr).tolist()}
+    return record

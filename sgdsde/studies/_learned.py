@@ -26,7 +26,7 @@ from ..results import EnsembleRun
 from ..sde import simulate_sde
 from ..sgd import simulate_sgd
 from ..surfaces import METRICS, LearnedSurface, learned_surface
-from ._dt import halved_dt_runs
+from ._dt import dt_halving
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,15 +112,13 @@ def dt_convergence(surface: LearnedSurface, run: RunConfig, sde: SDEConfig, *,
     paths (one tree, both resolutions) for `paths` paths; per
     metric of :data:`FINAL_METRICS` the paired shift (fine − coarse) and its standard error.
     The SDE's numbers are converged when the shift is far below their own ensemble standard
-    error; paired paths resolve it with a few paths."""
-    results = halved_dt_runs(surface, dataclasses.replace(run, paths=paths), sde,
-                             save_steps=(run.steps,))
-    coarse, fine = [surface.ensemble_metrics(result) for result in results]
-    return {name: {key: float(getattr(estimate, attr)) for key, attr in
-                   (("shift", "value"), ("stderr", "stderr"))}
-            for name in FINAL_METRICS
-            for estimate in [difference_estimate(fine[name][:, -1], coarse[name][:, -1],
-                                                 paired=True)]}
+    error; paired paths resolve it with a few paths (:func:`dt_halving`: a path diverged at
+    either resolution is dropped from both)."""
+    statistics = {name: (lambda theta, name=name: surface.metrics(theta)[name])
+                  for name in FINAL_METRICS}
+    record = dt_halving(surface, dataclasses.replace(run, paths=paths), sde, statistics)
+    return {name: {"shift": record[name]["shift"][-1],
+                   "stderr": record[name]["shift_stderr"][-1]} for name in FINAL_METRICS}
 
 
 def fixed_noise_comparison(
