@@ -4,6 +4,7 @@ its time step (docs/theory.md §2)."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 
 import jax
@@ -15,6 +16,14 @@ from ..config import RunConfig, SDEConfig
 from ..results import EnsembleRun
 from ..sde import simulate_sde
 from ..surfaces import Surface
+
+
+def substeps_for(lr: float, sde_dt: float) -> int:
+    """Solver steps per SGD step so that the SDE's step ε/substeps is at most `sde_dt`, and at
+    least 2: never dt = ε, where Euler–Maruyama *is* SGD with Gaussian noise and agreement
+    would be built in."""
+    return max(2, math.ceil(lr / sde_dt - 1e-9))
+
 
 #: A statistic of one point θ (a loss, a metric, a coordinate): what the dt check compares.
 Statistic = Callable[[jax.Array], jax.Array]

@@ -14,7 +14,6 @@ it). Compare with ``RunConfig(replacement=True)`` unless that effect is what is 
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ from ..results import EnsembleRun
 from ..sde import simulate_sde
 from ..sgd import simulate_sgd
 from ..surfaces import METRICS, LearnedSurface, learned_surface
-from ._dt import dt_halving
+from ._dt import dt_halving, substeps_for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +142,7 @@ def fixed_noise_comparison(
     surface = learned_surface(data, model, width=width, seed=seed)
     steps = budget_steps("sde_time", sde_time, lr=lr, momentum=0.0, batch_size=batch,
                          n_train=n_train)
-    substeps = max(2, math.ceil(lr / sde_dt - 1e-9))
+    substeps = substeps_for(lr, sde_dt)
     run = RunConfig(lr=lr, batch_size=batch, n_train=n_train, replacement=replacement,
                     steps=steps, paths=paths, seed=seed)
     save = checkpoint_steps(steps, checkpoints)

@@ -6,9 +6,10 @@ updates, K = ⌈T/ε⌉, from the surface's initialisation, so every ℓ covers 
 and has SGD's first-order SME; ℓ = 1 is SGD itself. As ℓ grows SVAG converges to that SDE: if
 the metrics at ℓ = 1 and at the largest ℓ agree, the SDE describes SGD at this ε; where they
 separate it does not. Beside them the first-order SME itself is integrated (Euler–Maruyama,
-dt ≤ `sde_dt`, exact state-dependent noise). Independent ensembles (minibatch streams of seed
-``seed + index``), sampled with replacement by default (shuffled epochs make the noise of an
-epoch sum to zero, which no SDE with independent increments has; docs/theory.md §2).
+dt ≤ `sde_dt` and never dt = ε, exact state-dependent noise). Independent ensembles
+(minibatch streams of seed ``seed + index``), sampled with replacement by default (shuffled
+epochs make the noise of an epoch sum to zero, which no SDE with independent increments has;
+docs/theory.md §2).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..config import RunConfig, SDEConfig, budget_steps, checkpoint_steps
 from ..sde import simulate_sde
 from ..sgd import simulate_sgd
 from ..surfaces import METRICS, SVAG, LearnedSurface, check_ell
+from ._dt import substeps_for
 
 
 def check_ells(ells: object) -> tuple[int, ...]:
@@ -97,7 +99,7 @@ def _svag_row(surface: LearnedSurface, lr: float, ells: tuple[int, ...], *, batc
         svag[str(ell)] = _metrics_record(surface, result)
     sde = None
     if sde_dt is not None:
-        substeps = max(1, math.ceil(lr / sde_dt - 1e-9))
+        substeps = substeps_for(lr, sde_dt)
         run = RunConfig(lr=lr, batch_size=batch_size, n_train=n, replacement=replacement,
                         steps=steps, paths=paths, seed=seed + len(ells))
         sde = _metrics_record(surface, simulate_sde(surface, run, SDEConfig("sme1", "euler",
@@ -108,6 +110,6 @@ def _svag_row(surface: LearnedSurface, lr: float, ells: tuple[int, ...], *, batc
                    "sde": None if sde is None else _final_gap(first, sde, name)}
             for name in METRICS}
     return {"lr": lr, "steps": list(save), "updates": steps, "svag": svag, "sde": sde,
-            "sde_dt": None if sde_dt is None else lr / max(1, math.ceil(lr / sde_dt - 1e-9)),
+            "sde_dt": None if sde_dt is None else lr / substeps_for(lr, sde_dt),
             "final_gaps": gaps}
 
