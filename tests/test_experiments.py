@@ -42,3 +42,17 @@ def test_paper_scale_configs_are_the_published_set_up():
                             batch_size=1, n_train=1000) == 10_000
     assert max(sweeps("n_train", "full")[0][1].n_trains) == 20_000
     assert 0.9 in sweeps("momentum", "full")[0][1].momenta
+
+
+def test_every_packaged_sweep_file_is_a_valid_sweep():
+    """The sweep files under experiments/sweeps/ (some only ever run on a GPU) load and expand:
+    a typo in one is caught here, not at the start of a device run."""
+    from sgdsde.scaling import expand, load_config
+
+    files = sorted((ROOT / "experiments" / "sweeps").glob("*.toml"))
+    assert len(files) >= 7
+    for path in files:
+        config, _ = load_config(path)
+        runs = expand(config)
+        assert len(runs) == (len(config.lrs) * len(config.batch_sizes) * len(config.momenta)
+                             * len(config.n_trains) * len(config.seeds)), path.name
