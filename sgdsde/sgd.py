@@ -4,7 +4,9 @@ or of the run's other optax optimiser (RMSprop, Adam; :mod:`sgdsde.optimizers`).
 Update (optax convention, docs/theory.md §1): v_{k+1} = m·v_k + ĝ_k, θ_{k+1} = θ_k − ε·v_{k+1},
 v_0 = 0, with ĝ_k the surface's minibatch gradient (the adaptive updates: docs/adaptive.md
 §1). P independent paths run in one ``jit(vmap(scan))``; trajectories are saved at requested
-steps and a path that produces a NaN/inf is flagged as diverged.
+steps and a path that produces a NaN/inf is flagged as diverged. Between saves the loop carries
+θ in the surface's working form (:meth:`~sgdsde.surface.Surface.parameters`: a network's
+parameter pytree), flattened only where it is saved.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._types import Key, Steps, Trajectories, Vector
+from ._types import Array, Float, Key, Steps, Trajectories, Vector
 from .brownian import BrownianSpec, Stream, path_keys
 from .config import RunConfig, check_surface_fits_run, checked_save_steps
 from .errors import IncompatibleChoiceError
@@ -91,9 +93,9 @@ def simulate_sgd(
 @eqx.filter_jit
 def sgd_trajectories(
     surface: Surface,
-    theta0: Vector,
-    lr: jax.Array,
-    momentum: jax.Array,
+    theta0: Float[Array, "*paths d"],
+    lr: Float[Array, "*paths"],
+    momentum: Float[Array, "*paths"],
     keys: Key,
     save_steps: Steps,
     *,
@@ -102,43 +104,52 @@ def sgd_trajectories(
     optimizer_config: Optimizer = DEFAULT_OPTIMIZER,
 ) -> Trajectories:
     """The compiled kernel of :func:`simulate_sgd`: θ at `save_steps` of one heavy-ball path
-    per key, from `theta0` (one compilation for the whole ensemble). `batch` = (B, N,
-    replacement) of the minibatch sampler; `coupling` drives Gaussian noise by an SDE's
-    Brownian path instead; `optimizer_config` (default heavy-ball SGD) is built here from its
-    hyper-parameters (arrays are traced, :meth:`~sgdsde.optimizers.Optimizer.traced`). Sweeps
-    and schedules vmap it over learning rates and starts."""
+    per key (one compilation for the whole ensemble). `theta0`, `lr` and `momentum` are
+    shared by every path, or given per path (a leading axis of the keys' length: the runs of
+    a sweep batch or a schedule, each its own start and hyper-parameters, in one loop).
+    `batch` = (B, N, replacement) of the minibatch sampler; `coupling` drives Gaussian noise
+    by an SDE's Brownian path instead; `optimizer_config` (default heavy-ball SGD) is built
+    here from its hyper-parameters (arrays are traced,
+    :meth:`~sgdsde.optimizers.Optimizer.traced`)."""
     batch_size, n_train, replacement = batch
-    optimizer = optimizer_config.transformation(lr, momentum)
     segment_lengths = jnp.diff(save_steps, prepend=0)
+    per_path = (0 if theta0.ndim == 2 else None, 0 if lr.ndim == 1 else None,
+                0 if momentum.ndim == 1 else None)
 
-    def one_path(key: Key) -> Trajectories:
+    def one_path(key: Key, theta0: Vector, lr: jax.Array, momentum: jax.Array
+                 ) -> Trajectories:
+        optimizer = optimizer_config.transformation(lr, momentum)
         if coupling is None:
 
-            def gradient(theta: Vector, step: jax.Array, state: Any) -> tuple[Vector, Any]:
+            def gradient(params: Any, step: jax.Array, state: Any) -> tuple[Any, Any]:
                 return surface.minibatch_gradient(
-                    theta, key, step, state, batch_size=batch_size, n_train=n_train,
+                    params, key, step, state, batch_size=batch_size, n_train=n_train,
                     replacement=replacement,
                 )
         else:
             path = coupling.path(key, theta0.dtype)
             factor = minibatch_noise_factor(batch_size, n_train, replacement)
 
-            def gradient(theta: Vector, step: jax.Array, state: Any) -> tuple[Vector, Any]:
+            def gradient(params: Any, step: jax.Array, state: Any) -> tuple[Any, Any]:
                 xi = coupling.step_noise(path, step)
-                return surface.gaussian_minibatch_gradient(theta, xi, factor), state
+                theta = surface.flatten(params)
+                direction = surface.gaussian_minibatch_gradient(theta, xi, factor)
+                return surface.parameters(direction), state
 
         def sgd_step(_, carry):
-            theta, opt_state, sampler, step = carry
-            direction, sampler = gradient(theta, step, sampler)
-            updates, opt_state = optimizer.update(direction, opt_state, theta)
-            return optax.apply_updates(theta, updates), opt_state, sampler, step + 1
+            params, opt_state, sampler, step = carry
+            direction, sampler = gradient(params, step, sampler)
+            updates, opt_state = optimizer.update(direction, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state, sampler, step + 1
 
         def segment(carry, length):
             carry = jax.lax.fori_loop(0, length, sgd_step, carry)
-            return carry, carry[0]
+            return carry, surface.flatten(carry[0])
 
-        start = (theta0, optimizer.init(theta0), surface.sampler_state(), jnp.zeros((), jnp.int32))
+        params = surface.parameters(theta0)
+        start = (params, optimizer.init(params), surface.sampler_state(),
+                 jnp.zeros((), jnp.int32))
         _, saved = jax.lax.scan(segment, start, segment_lengths)
         return saved
 
-    return jax.vmap(one_path)(keys)
+    return jax.vmap(one_path, in_axes=(0, *per_path))(keys, theta0, lr, momentum)

@@ -81,6 +81,17 @@ class Surface(eqx.Module):
         """ĝ = ∇L(θ) + √f·D(θ)z: the Gaussian noise model, with z ~ N(0, I_r) supplied."""
         return self.gradient(theta) + jnp.sqrt(noise_factor) * self.noise_apply(theta, z)
 
+    def parameters(self, theta: Vector) -> Any:
+        """θ in the form the discrete engine carries from step to step and
+        :meth:`minibatch_gradient` works on: θ itself by default; a surface of a network gives
+        its parameter pytree, so that an update touches each array in place instead of
+        cutting a flat vector apart at every step. Linear, inverted by :meth:`flatten`."""
+        return theta
+
+    def flatten(self, parameters: Any) -> Vector:
+        """θ from the form of :meth:`parameters`."""
+        return parameters
+
     def sampler_state(self) -> Any:
         """Initial state the minibatch sampler carries from step to step (none by default)."""
         return None
@@ -97,7 +108,8 @@ class Surface(eqx.Module):
         replacement: bool,
     ) -> tuple[Vector, Any]:
         """One minibatch gradient ĝ at SGD step `step`, E ĝ = ∇L and Cov ĝ = Σ_B = f·C(θ),
-        and the sampler's next state.
+        and the sampler's next state. `theta` and ĝ are in the form of :meth:`parameters`
+        (for a flat θ: ``flatten(minibatch_gradient(parameters(θ), ...)[0])``).
 
         `key` is the path's minibatch stream. The default is the Gaussian model with
         z = normal(fold_in(key, step)); surfaces built on a dataset override this with real

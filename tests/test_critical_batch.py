@@ -81,7 +81,7 @@ def test_unreachable_targets_are_reported_not_extrapolated(surface):
 def test_bad_input_is_refused_before_compilation(surface, monkeypatch, kwargs, error, name):
     import sgdsde.scaling._critical_batch as module
 
-    monkeypatch.setattr(module, "_group_metrics", lambda *a, **k: pytest.fail("compiled"))
+    monkeypatch.setattr(module, "_group_trajectories", lambda *a, **k: pytest.fail("compiled"))
     options = dict(batch_sizes=[8, 32], lrs=[0.1], target=1.0, max_steps=10)
     with pytest.raises(error, match=name):
         critical_batch_study(surface, **{**options, **kwargs})

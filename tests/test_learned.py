@@ -78,10 +78,10 @@ def test_minibatch_gradient_covariance_is_sigma_b(small_surface, replacement):
     key = jax.random.key(5)
     steps = jnp.arange(draws) * (per_epoch if not replacement else 1)
     gradients = jax.vmap(
-        lambda s: surface.minibatch_gradient(
-            theta, key, s, surface.sampler_state(), batch_size=batch, n_train=n,
-            replacement=replacement,
-        )[0]
+        lambda s: surface.flatten(surface.minibatch_gradient(
+            surface.parameters(theta), key, s, surface.sampler_state(), batch_size=batch,
+            n_train=n, replacement=replacement,
+        )[0])
     )(steps)
     u = _projections(surface.dim)
     estimate = covariance_estimate(gradients @ u.T)
@@ -174,9 +174,10 @@ def test_an_epoch_without_replacement_uses_every_example_once(small_surface):
 
     def step(state, s):
         gradient, state = surface.minibatch_gradient(
-            theta, key, s, state, batch_size=8, n_train=24, replacement=False
+            surface.parameters(theta), key, s, state, batch_size=8, n_train=24,
+            replacement=False
         )
-        return state, gradient
+        return state, surface.flatten(gradient)
 
     _, gradients = jax.lax.scan(step, surface.sampler_state(), jnp.arange(6))
     for epoch in gradients.reshape(2, 3, -1):

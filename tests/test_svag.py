@@ -63,9 +63,9 @@ def test_wrapper_draws_have_mean_grad_l_and_covariance_ell_sigma_b(tiny, batch_s
     state = svag.sampler_state()
 
     def one(key):
-        return svag.minibatch_gradient(theta, key, jnp.zeros((), jnp.int32), state,
-                                       batch_size=batch_size, n_train=6,
-                                       replacement=replacement)[0]
+        return svag.flatten(svag.minibatch_gradient(
+            svag.parameters(theta), key, jnp.zeros((), jnp.int32), state,
+            batch_size=batch_size, n_train=6, replacement=replacement)[0])
 
     samples = jax.jit(jax.vmap(one))(path_keys(7, draws, Stream.MINIBATCH))
     mean = mean_estimate(samples)
@@ -88,9 +88,18 @@ def test_two_samplers_keep_their_own_shuffled_epochs(tiny):
     key = jax.random.key(4)
     theta = tiny.initial_point()
     options = dict(batch_size=2, n_train=6, replacement=False)
-    ours_step = jax.jit(lambda k, s: svag.minibatch_gradient(theta, key, k, s, **options))
-    wrapped_step = jax.jit(lambda stream, k, s: tiny.minibatch_gradient(
-        theta, jax.random.fold_in(key, stream), k, s, **options))
+    params = svag.parameters(theta)
+
+    def svag_gradient(k, s):
+        gradient, s = svag.minibatch_gradient(params, key, k, s, **options)
+        return svag.flatten(gradient), s
+
+    def wrapped_gradient(stream, k, s):
+        gradient, s = tiny.minibatch_gradient(params, jax.random.fold_in(key, stream), k, s,
+                                              **options)
+        return tiny.flatten(gradient), s
+
+    ours_step, wrapped_step = jax.jit(svag_gradient), jax.jit(wrapped_gradient)
     state = svag.sampler_state()
     first, second = tiny.sampler_state(), tiny.sampler_state()
     for step in range(6):

@@ -161,12 +161,26 @@ class Unflatten:
     static: Any
 
     def __call__(self, flat: Vector) -> eqx.Module:
+        return self.model(self.parameters(flat))
+
+    def parameters(self, flat: Vector) -> Any:
+        """The model's floating-point arrays as their pytree (the model without its static
+        part), cut from θ."""
         leaves, offset = [], 0
         for shape, dtype in zip(self.shapes, self.dtypes, strict=True):
             size = math.prod(shape)
             leaves.append(flat[offset:offset + size].reshape(shape).astype(dtype))
             offset += size
-        return eqx.combine(jax.tree_util.tree_unflatten(self.treedef, leaves), self.static)
+        return jax.tree_util.tree_unflatten(self.treedef, leaves)
+
+    def model(self, parameters: Any) -> eqx.Module:
+        """The model with these parameter arrays (the pytree of :meth:`parameters`)."""
+        return eqx.combine(parameters, self.static)
+
+    def flatten(self, parameters: Any) -> Vector:
+        """θ from the pytree of :meth:`parameters`: its leaves raveled and concatenated in
+        ``ravel_pytree``'s order (the inverse of :meth:`parameters`)."""
+        return jnp.concatenate([leaf.ravel() for leaf in jax.tree_util.tree_leaves(parameters)])
 
 
 def flatten_model(model: eqx.Module) -> tuple[Vector, Unflatten]:

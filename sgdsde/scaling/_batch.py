@@ -64,20 +64,19 @@ def surfaces(config: SweepConfig, n_train: int) -> dict[int, LearnedSurface]:
 
 
 @eqx.filter_jit
-def _group_metrics(surface, theta0, lr, momentum, keys, save_steps,
-                   optimizer=DEFAULT_OPTIMIZER, *, batch, bound):
-    """Metrics (R, S) and divergence flags (R,) of R runs sharing B, N, updates, the save
-    steps (one unbatched (S,) array: the step counter then stays unbatched under vmap, so the
-    once-per-epoch reshuffle remains a real branch instead of running at every step) and the
-    optimiser (traced hyper-parameters)."""
+def _group_trajectories(surface, theta0, lr, momentum, keys, save_steps,
+                        optimizer=DEFAULT_OPTIMIZER, *, batch, bound):
+    """θ at the save steps (R, S, d) and divergence flags (R,) of R runs sharing B, N,
+    updates, the save steps (one unbatched (S,) array: the step counter then stays unbatched
+    under vmap, so the once-per-epoch reshuffle remains a real branch instead of running at
+    every step) and the optimiser (traced hyper-parameters), each run one path of
+    :func:`~sgdsde.sgd.sgd_trajectories` with its own start, ε and m. The metrics are computed by a
+    separate call (:meth:`LearnedSurface.metrics_of`), whose compilation does not depend on
+    B and is shared by every batch of the same N."""
 
-    def one(th, e, m, k, s):
-        return sgd_trajectories(surface, th, e, m, k, s, batch=batch, coupling=None,
-                                optimizer_config=optimizer)[0]
-
-    theta = jax.vmap(one, in_axes=(0, 0, 0, 0, None))(theta0, lr, momentum, keys, save_steps)
-    metrics = jax.vmap(jax.vmap(surface.metrics))(theta)
-    return metrics, diverged_paths(theta, bound)
+    theta = sgd_trajectories(surface, theta0, lr, momentum, keys, save_steps, batch=batch,
+                             coupling=None, optimizer_config=optimizer)
+    return theta, diverged_paths(theta, bound)
 
 
 _shape_locks: dict[tuple[int, ...], threading.Lock] = {}
@@ -96,7 +95,7 @@ def _run(runs: Sequence[RunSpec], per_seed: dict[int, LearnedSurface], optimizer
         jnp.stack([per_seed[r.seed].theta_init for r in padded]),
         jnp.asarray([r.lr for r in padded], dtype),
         jnp.asarray([r.momentum for r in padded], dtype),
-        jnp.stack([path_keys(r.seed, 1, Stream.MINIBATCH) for r in padded]),
+        jnp.stack([path_keys(r.seed, 1, Stream.MINIBATCH)[0] for r in padded]),
     )
     if len(devices) > 1:
         sharding = NamedSharding(Mesh(np.array(devices), ("runs",)), PartitionSpec("runs"))
@@ -104,10 +103,12 @@ def _run(runs: Sequence[RunSpec], per_seed: dict[int, LearnedSurface], optimizer
     shape = (first.n_train, first.batch_size, first.replacement, len(padded),
              len(first.save_steps))
     with _shape_locks.setdefault(shape, threading.Lock()):  # compiles once; runs async
-        metrics, diverged = _group_metrics(
+        theta, diverged = _group_trajectories(
             surface, *inputs, jnp.asarray(first.save_steps, jnp.int32),
             optimizer.traced(dtype),
             batch=(first.batch_size, first.n_train, first.replacement), bound=DIVERGENCE_BOUND)
+    with _shape_locks.setdefault(shape[:1] + shape[3:], threading.Lock()):
+        metrics = surface.metrics_of(theta)
     return ({k: np.asarray(v, np.float64)[:len(runs)] for k, v in metrics.items()},
             np.asarray(diverged)[:len(runs)])
 

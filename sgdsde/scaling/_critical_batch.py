@@ -39,7 +39,7 @@ from ..brownian import Stream, path_keys
 from ..config import check_momentum
 from ..errors import ParameterRangeError
 from ..surfaces import METRICS, LearnedSurface, NoisyQuadratic
-from ._batch import DIVERGENCE_BOUND, _group_metrics
+from ._batch import DIVERGENCE_BOUND, _group_trajectories
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,17 +287,17 @@ def critical_batch_study(
     runs = len(grid) * paths
     theta0 = jnp.broadcast_to(surface.initial_point(), (runs, surface.dim))
     lr = jnp.repeat(jnp.asarray(grid, dtype), paths)
-    keys = jnp.tile(path_keys(seed, paths, Stream.MINIBATCH)[:, None], (len(grid), 1))
+    keys = jnp.tile(path_keys(seed, paths, Stream.MINIBATCH), len(grid))
     steps, errors, budget = [], [], []
     for size in sizes:
         limit = max_steps if max_examples is None else min(max_steps,
                                                            -(-max_examples // size))
         save = _geometric_steps(limit, checkpoints)
-        metrics, diverged = _group_metrics(
+        theta, diverged = _group_trajectories(
             surface, theta0, lr, jnp.full((runs,), momentum, dtype), keys,
             jnp.asarray(save, jnp.int32), batch=(size, surface.n_train, replacement),
             bound=DIVERGENCE_BOUND)
-        values = np.asarray(metrics[metric], np.float64)
+        values = np.asarray(surface.metrics_of(theta)[metric], np.float64)
         crossing = _first_crossing(np.asarray(save, float), values, float(target), lower)
         crossing[np.asarray(diverged)] = np.nan
         per_cell = crossing.reshape(len(grid), paths)

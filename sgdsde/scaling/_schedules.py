@@ -86,7 +86,7 @@ def run_schedule(
         phase_keys = jax.vmap(lambda k, i=index: jax.random.fold_in(k, i))(keys)
         theta = _continue(surface, theta, config, phase_keys)
         diverged |= np.asarray(diverged_paths(theta[:, None, :], config.divergence_bound))
-        values = np.asarray(jax.vmap(surface.metrics)(theta)["test_accuracy"])
+        values = np.asarray(surface.metrics_of(theta)["test_accuracy"])
         accuracy.append(np.where(diverged, np.nan, values))
     return ScheduleResult(
         phases=tuple(phases),
@@ -149,9 +149,5 @@ def _continue(surface: LearnedSurface, theta: jax.Array, config: RunConfig,
     save_steps = jnp.asarray([config.steps])
     lr = jnp.asarray(config.lr, theta.dtype)
     momentum = jnp.asarray(config.momentum, theta.dtype)
-
-    def one(start: jax.Array, key: jax.Array) -> jax.Array:
-        return sgd_trajectories(surface, start, lr, momentum, key[None], save_steps, batch=batch,
-                             coupling=None)[0, -1]
-
-    return jax.vmap(one)(theta, keys)
+    return sgd_trajectories(surface, theta, lr, momentum, keys, save_steps, batch=batch,
+                            coupling=None)[:, -1]

@@ -201,8 +201,10 @@ def _pair_squares(surface: Surface, theta: Vector, keys: Key, *, sizes: tuple[in
         norms = []
         for index, size in enumerate(sizes):
             g, _ = surface.minibatch_gradient(
-                theta, jax.random.fold_in(key, index), jnp.zeros((), jnp.int32), state,
-                batch_size=size, n_train=n_train, replacement=replacement)
+                surface.parameters(theta), jax.random.fold_in(key, index),
+                jnp.zeros((), jnp.int32), state, batch_size=size, n_train=n_train,
+                replacement=replacement)
+            g = surface.flatten(g)
             norms.append(g @ g)
         return jnp.stack(norms)
 

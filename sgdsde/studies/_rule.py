@@ -52,8 +52,7 @@ def trajectory_metrics(surface: Surface, theta: jax.Array) -> dict[str, np.ndarr
     """Per (path, checkpoint) metrics of finite paths θ (P, S, d): a learned surface's train/test
     loss and accuracy, any other surface's loss L(θ) (as ``train_loss``)."""
     if isinstance(surface, LearnedSurface):
-        per_point = jax.vmap(jax.vmap(surface.metrics))(theta)
-        return {name: np.asarray(value) for name, value in per_point.items()}
+        return {name: np.asarray(value) for name, value in surface.metrics_of(theta).items()}
     return {"train_loss": np.asarray(jax.vmap(jax.vmap(surface.loss))(theta))}
 
 

@@ -88,6 +88,14 @@ class SVAG(Surface):
         """The wrapped θ₀."""
         return self.surface.initial_point()
 
+    def parameters(self, theta: Vector) -> Any:
+        """The wrapped surface's working form of θ."""
+        return self.surface.parameters(theta)
+
+    def flatten(self, parameters: Any) -> Vector:
+        """θ from the wrapped surface's working form."""
+        return self.surface.flatten(parameters)
+
     def sampler_state(self) -> tuple[Any, Any]:
         """The states of the two independent samplers."""
         return self.surface.sampler_state(), self.surface.sampler_state()
@@ -111,4 +119,5 @@ class SVAG(Surface):
             theta, jax.random.fold_in(key, 1), step, state[0], **options)
         g2, state2 = self.surface.minibatch_gradient(
             theta, jax.random.fold_in(key, 2), step, state[1], **options)
-        return first * g1 + second * g2, (state1, state2)
+        return jax.tree_util.tree_map(lambda a, b: first * a + second * b, g1, g2), (
+            state1, state2)
