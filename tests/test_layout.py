@@ -5,7 +5,10 @@ package, and the scripts, notebooks and benchmarks use the public API only."""
 from __future__ import annotations
 
 import ast
+import importlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,8 @@ PACKAGE = ROOT / "sgdsde"
 LAYERS = {"learning": 1, "surfaces": 2, "studies": 3, "scaling": 3, "evidence": 3, "plots": 4,
           "tour": 5, "cli": 6}
 #: Private root modules every package may use: the one internal zone (types, I/O, validation).
-SHARED_INTERNALS = {"sgdsde._types", "sgdsde._io", "sgdsde._validation", "sgdsde._version"}
+SHARED_INTERNALS = {"sgdsde._types", "sgdsde._io", "sgdsde._validation", "sgdsde._version",
+                    "sgdsde._lazy"}
 
 
 def module_name(path: Path) -> str:
@@ -173,6 +177,38 @@ def test_the_checks_flag_what_they_are_for():
     assert private_imports(made_up) == [
         "sgdsde.scaling._sweep imports sgdsde.sgd._sgd_ensemble at line 2"]
     assert circles(made_up) == [["sgdsde.config", "sgdsde.learning"]]
+
+
+PACKAGES = sorted({module_name(p) for p in ROOT.joinpath("sgdsde").rglob("__init__.py")})
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_public_name_of_a_package_resolves(package):
+    """Packages export their names lazily (``sgdsde._lazy``): every name of ``__all__`` is
+    found where its mapping says, and ``dir()`` lists it; an unknown name is an
+    AttributeError naming it."""
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, (package, name)
+        assert name in dir(module), (package, name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        module.no_such_name  # noqa: B018
+
+
+def test_a_sweep_command_does_not_load_plotting_statistics_or_the_tour():
+    """``sgdsde`` starts, and a sweep loads its (cached) data and builds its surfaces, without
+    matplotlib, SciPy or the tour: the commands that need them load them when they run."""
+    from sgdsde import load_dataset
+
+    load_dataset("mnist1d", n_train=100, n_test=100)  # generated here if not cached yet
+    code = ("import sys, sgdsde.cli, sgdsde; "
+            "sgdsde.learned_surface(sgdsde.load_dataset('mnist1d', n_train=100, n_test=100), "
+            "width=8); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'matplotlib', 'scipy', 'pandas'}), 'sgdsde.tour._run' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[]", "False"], done.stdout
 
 
 def user_code() -> list[tuple[str, str]]:

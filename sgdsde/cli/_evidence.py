@@ -18,7 +18,6 @@ from .._io import json_dumps
 from .._validation import check_choice, check_int
 from ..evidence import HESSIAN_METHODS, check_prior_precision, evidence_sweep
 from ..learning import load_dataset
-from ..plots import evidence_figure, save_figure
 from ._common import (
     JsonFlag,
     OptionError,
@@ -115,6 +114,8 @@ def evidence(
     flag reported), and ln P(y|x) − ln P_null = −C(ω₀) − ½Σ_j ln(λ_j/λ) + N ln n, with λ_j the
     eigenvalues of ∇∇C(ω₀) (docs/theory.md §5).
     """
+    # the command's heavy modules load when it runs, not at every `sgdsde` start
+    from ..plots import evidence_figure, save_figure
     with user_errors():
         _check(dataset, labels, model, hessian, n_train, n_test, width)
         chosen = parse_list("--classes", classes, int, "0,1")

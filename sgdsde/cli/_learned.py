@@ -22,11 +22,9 @@ from ..config import RunConfig, SDEConfig, budget_steps, checkpoint_steps
 from ..errors import IncompatibleChoiceError, SGDSDEError
 from ..learning import DATASET_NAMES, MODEL_NAMES, check_dataset_options
 from ..optimizers import OPTIMIZERS, make_optimizer
-from ..plots import learned_trajectories_figure, save_figure
 from ..sde import check_compatible
 from ..sde_models import SDE_MODELS
 from ..solvers import SOLVERS
-from ..studies import compare_on_learned
 from ..surfaces import LearnedSurface, learned_surface
 from ._common import (
     CONVENTIONS,
@@ -136,6 +134,9 @@ def learned(
     with one vector–Jacobian product over the N training examples per solver step
     (docs/theory.md §2).
     """
+    # the command's heavy modules load when it runs, not at every `sgdsde` start
+    from ..plots import learned_trajectories_figure, save_figure
+    from ..studies import compare_on_learned
     with user_errors():
         # Everything cheap first: no data is loaded and nothing compiled before this passes.
         chosen_optimizer = make_optimizer(optimizer, **parse_hyperparameters(hyper))

@@ -15,8 +15,6 @@ from .._io import json_dumps, json_safe
 from .._validation import check_choice, check_int
 from ..config import RunConfig, checkpoint_steps
 from ..learning import MODEL_NAMES
-from ..plots import noise_scale_figure, save_figure
-from ..studies import check_batch_pair, noise_scale_along_training
 from ..surfaces import learned_surface
 from ._common import (
     CONVENTIONS,
@@ -76,6 +74,9 @@ def noise_scale(
     training loss) and by the unbiased two-batch estimator from minibatch gradient norms only,
     E|ĝ_b|² = |G|² + f_b·tr C, with standard errors over the pairs.
     """
+    # the command's heavy modules load when it runs, not at every `sgdsde` start
+    from ..plots import noise_scale_figure, save_figure
+    from ..studies import check_batch_pair, noise_scale_along_training
     with user_errors():
         check_choice("dataset", dataset, NOISE_DATASETS)
         check_choice("model", model, MODEL_NAMES)

@@ -17,9 +17,6 @@ from .._io import json_dumps, json_safe
 from .._validation import check_int, check_number
 from ..config import RunConfig, check_lr, check_momentum, checkpoint_steps
 from ..errors import UnstableLearningRateError
-from ..plots import nqm_figure, pareto_figure, save_figure
-from ..scaling import check_batch_sizes, nqm_critical_batch
-from ..studies import nqm_description, nqm_ensemble_check
 from ..surfaces import NoisyQuadratic
 from ..theory import NQM_TRANSITIONS
 from ._common import (
@@ -79,6 +76,10 @@ def nqm(
     for E L to reach the target at each B with ε tuned over a grid, fitted by
     S = S_min(1 + B_crit/B), for each momentum.
     """
+    # the command's heavy modules load when it runs, not at every `sgdsde` start
+    from ..plots import nqm_figure, pareto_figure, save_figure
+    from ..scaling import check_batch_sizes, nqm_critical_batch
+    from ..studies import nqm_description, nqm_ensemble_check
     with user_errors():
         sizes = check_batch_sizes(parse_list("--batch-sizes", batch_sizes, int, "1,16,256"))
         moms = [check_momentum(m) for m in parse_list("--momenta", momenta, float, "0,0.9")]

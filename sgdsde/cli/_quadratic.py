@@ -13,7 +13,6 @@ from .._io import json_dumps, json_safe
 from ..config import BROWNIAN_PATHS, RunConfig, SDEConfig, check_lr, check_momentum
 from ..sde_models import SDE_MODELS
 from ..solvers import SOLVERS
-from ..studies import auto_steps, compare_on_quadratic
 from ..surfaces import Quadratic
 from ._common import (
     CONVENTIONS,
@@ -108,6 +107,8 @@ def quadratic(
     gradient covariance C = R·diag(--noise-eigs)·Rᵀ. Both ensembles start at θ* = 0 and
     their final states are taken as draws from the stationary law.
     """
+    # the command's heavy modules load when it runs, not at every `sgdsde` start
+    from ..studies import auto_steps, compare_on_quadratic
     with user_errors():
         h, c = _spectra(dim, hessian_eigs, noise_eigs)
         dtype = enable_float64(float64)

@@ -20,7 +20,6 @@ from .._validation import check_choice, check_int
 from ..learning import load_dataset
 from ..optimizers import OPTIMIZERS
 from ..rules import RULES, scaled_run
-from ..studies import RULE_BASES, rule_base_run, rule_study, rule_summary
 from ..surfaces import learned_surface
 from ._common import (
     CONVENTIONS,
@@ -77,6 +76,8 @@ def rule(
     rule and the run lasts the same epochs; the final test accuracy and train loss (mean ±
     stderr over seeds), their differences from κ = 1 with (1 − 2α) intervals, the margins and
     the verdict of two one-sided tests on the whole trajectory (α = 0.01)."""
+    # the command's heavy modules load when it runs, not at every `sgdsde` start
+    from ..studies import RULE_BASES, rule_base_run, rule_study, rule_summary
     with user_errors():
         check_choice("optimizer", optimizer, RULE_BASES)
         check_choice("rule", rule_name, RULES)

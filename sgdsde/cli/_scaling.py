@@ -15,8 +15,6 @@ import typer
 from rich.table import Table
 
 from .._io import json_dumps
-from ..plots import save_figure, scaling_figures
-from ..scaling import analyse_sweep, as_columns, read_results
 from ._common import CONVENTIONS, OptionError, app, stderr, stdout, user_errors
 
 
@@ -44,6 +42,9 @@ def scaling(
     fit log B_opt against log ε, log N and log 1/(1−m) wherever the sweep varies them beside
     the predicted slopes, test the collapse of the metric in g as an equivalence, and measure
     the intervals' coverage by simulation from the sweep's own noise."""
+    # the command's heavy modules load when it runs, not at every `sgdsde` start
+    from ..plots import save_figure, scaling_figures
+    from ..scaling import analyse_sweep, as_columns, read_results
     with user_errors():
         if n_boot < 10:
             raise OptionError(f"--n-boot={n_boot} is out of range: --n-boot must be >= 10")

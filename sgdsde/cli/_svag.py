@@ -14,9 +14,6 @@ from rich.table import Table
 from .._io import json_dumps, json_safe
 from .._validation import check_choice, check_int
 from ..learning import MODEL_NAMES
-from ..plots import save_figure, svag_figure
-from ..scaling import check_lrs
-from ..studies import check_ells, svag_study
 from ..surfaces import learned_surface
 from ._common import (
     CONVENTIONS,
@@ -81,6 +78,10 @@ def svag(
     has SGD's SDE and converges to it as ℓ grows. Where ℓ = 1 (SGD) and large ℓ agree the SDE
     describes SGD; where they separate it does not.
     """
+    # the command's heavy modules load when it runs, not at every `sgdsde` start
+    from ..plots import save_figure, svag_figure
+    from ..scaling import check_lrs
+    from ..studies import check_ells, svag_study
     with user_errors():
         check_choice("dataset", dataset, NOISE_DATASETS)
         check_choice("model", model, MODEL_NAMES)

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..tour import PARTS, check_parts, run_tour
+from ..tour import PARTS
 from ._common import CONVENTIONS, app, enable_float64, stderr, stdout, user_errors
 
 
@@ -54,6 +54,8 @@ def tour(
     SVAG validity test. Writes one report (report.md with the figures), results.json and the
     PNGs into --out and prints the report's path.
     """
+    # the command's heavy modules load when it runs, not at every `sgdsde` start
+    from ..tour import check_parts, run_tour
     with user_errors():
         chosen = check_parts([p.strip() for p in parts.split(",") if p.strip()])
         enable_float64(float64)

@@ -318,13 +318,15 @@ def _mnist1d_split(n_train: int | None, n_test: int | None, classes: tuple[int, 
 
 
 def _mnist1d_cached(num_samples: int, cache_dir: Path) -> _Split:
-    """The generator's output for `num_samples`, read from or written to the .npz cache."""
-    args = _mnist1d_args(num_samples)
-    key = json.dumps({"args": args, "mnist1d": version("mnist1d")}, sort_keys=True)
+    """The generator's output for `num_samples`, read from or written to the .npz cache. The
+    file is named by the package's version and `num_samples` (the canonical arguments are the
+    version's), so a cached read never imports the generator (it loads matplotlib and SciPy)."""
+    key = json.dumps({"mnist1d": version("mnist1d"), "num_samples": num_samples},
+                     sort_keys=True)
     path = cache_dir / f"mnist1d-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
     if not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
-        arrays = _generate_mnist1d(args)._asdict()
+        arrays = _generate_mnist1d(_mnist1d_args(num_samples))._asdict()
         atomic_write(path, lambda stream: np.savez(stream, **arrays))
     with np.load(path) as stored:
         return _Split(**{name: stored[name] for name in _Split._fields})

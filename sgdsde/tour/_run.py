@@ -49,20 +49,12 @@ from ._learned import (
     learned_markdown,
     run_learned_section,
 )
+from ._parts import PARTS
 from ._quadratic import QuadraticTourSettings, run_quadratic_section
 from ._quadratic_report import quadratic_markdown
 from ._report import build_report, environment
 from ._scaling import ScalingTourSettings, run_scaling_section, scaling_markdown
 from ._toolkit import ToolkitTourSettings, run_toolkit_section, toolkit_markdown
-
-PARTS: dict[str, str] = {
-    "quadratic": "SGD and its SDEs on a quadratic and a double well",
-    "learned": "SGD against its SDE on a learned surface (MNIST-1D)",
-    "scaling": "Batch-size scaling: B_opt, the collapse in g, decay ε ≡ grow B",
-    "evidence": "Bayesian evidence: random against informative labels, noise and flatness",
-    "adaptive": "Scaling rules: square-root for Adam and RMSprop, linear for SGD (MNIST-1D)",
-    "toolkit": "Beyond Smith & Le: gradient noise scale, the noisy quadratic model, SVAG",
-}
 
 
 @dataclasses.dataclass(frozen=True)
