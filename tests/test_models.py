@@ -153,3 +153,22 @@ def test_make_model_rejects_bad_choices():
         make_model("mlp", P, 1, key=key)
     with pytest.raises(ParameterRangeError, match="width=0"):
         make_model("mlp", P, K, width=0, key=key)
+
+
+@pytest.mark.parametrize(("dataset", "model"), [("mnist1d", "mlp"), ("breast_cancer", "logistic"),
+                                                ("digits", "logistic")])
+def test_surface_initialisation_is_equinox_default_bit_for_bit(dataset, model):
+    """learned_surface initialises in one compiled call; θ₀ is exactly Equinox's eager
+    default initialisation from the same key (so every stored result keeps its start)."""
+    import jax
+
+    from sgdsde import learned_surface, load_dataset
+
+    data = load_dataset(dataset, n_train=40, n_test=20)
+    for seed in (0, 7):
+        surface = learned_surface(data, model, width=32, seed=seed)
+        eager = make_model(model, data.n_features, data.n_classes, width=32,
+                           binary=model == "logistic" and data.n_classes == 2,
+                           dtype=jnp.float32, key=jax.random.key(seed))
+        np.testing.assert_array_equal(np.asarray(surface.theta_init),
+                                      np.asarray(flatten_model(eager)[0]))

@@ -87,3 +87,28 @@ def test_unstable_learning_rate_is_recorded_as_diverged_not_as_numbers():
     assert result.diverged_fraction == 1.0
     stable = simulate_sgd(q, RunConfig(lr=0.95 * bound, steps=3000, paths=16))
     assert stable.diverged_fraction == 0.0
+
+
+def test_zero_momentum_runs_without_a_velocity_and_the_same_updates():
+    """m = 0 is run as plain SGD without a velocity buffer (``kernel_momentum`` gives None):
+    on a real MLP surface with shuffled minibatches the trajectories equal, bit for bit, the
+    heavy-ball kernel's with a traced m = 0 (v = 0·v + ĝ = ĝ), and a nonzero m is kept."""
+    from sgdsde import learned_surface, load_dataset
+    from sgdsde.brownian import Stream, path_keys
+    from sgdsde.sgd import kernel_momentum, sgd_trajectories
+
+    surface = learned_surface(load_dataset("digits", n_train=64, n_test=32), width=16)
+    options = dict(batch=(8, 64, False), coupling=None)
+    keys, steps = path_keys(3, 4, Stream.MINIBATCH), jnp.asarray([0, 5, 40])
+    dtype = surface.theta_init.dtype
+    lr = jnp.asarray(0.3, dtype)
+    assert kernel_momentum([0.0, 0.0], jnp.float32) is None
+    assert kernel_momentum([0.0, 0.5], jnp.float32).shape == (2,)
+    plain = sgd_trajectories(surface, surface.theta_init, lr, None, keys, steps, **options)
+    traced = sgd_trajectories(surface, surface.theta_init, lr, jnp.zeros((4,), dtype), keys,
+                              steps, **options)
+    np.testing.assert_array_equal(np.asarray(plain), np.asarray(traced))
+    assert not np.array_equal(np.asarray(plain[:, -1]), np.asarray(plain[:, 0]))
+    heavy = sgd_trajectories(surface, surface.theta_init, lr, jnp.full((4,), 0.5, dtype), keys,
+                             steps, **options)
+    assert not np.allclose(np.asarray(heavy[:, -1]), np.asarray(plain[:, -1]))

@@ -32,7 +32,7 @@ from ..errors import SGDSDEError, SweepConfigError
 from ..learning import Dataset, load_dataset
 from ..optimizers import Optimizer
 from ..results import device_name, diverged_paths
-from ..sgd import DEFAULT_OPTIMIZER, sgd_trajectories
+from ..sgd import DEFAULT_OPTIMIZER, kernel_momentum, sgd_trajectories
 from ..surfaces import METRICS, LearnedSurface, learned_surface
 from ._config import SweepConfig
 from ._plan import RunSpec, batch_id
@@ -94,20 +94,20 @@ def _run(runs: Sequence[RunSpec], per_seed: dict[int, LearnedSurface], optimizer
     inputs = (
         jnp.stack([per_seed[r.seed].theta_init for r in padded]),
         jnp.asarray([r.lr for r in padded], dtype),
-        jnp.asarray([r.momentum for r in padded], dtype),
+        kernel_momentum([r.momentum for r in padded], dtype),
         jnp.stack([path_keys(r.seed, 1, Stream.MINIBATCH)[0] for r in padded]),
     )
     if len(devices) > 1:
         sharding = NamedSharding(Mesh(np.array(devices), ("runs",)), PartitionSpec("runs"))
         inputs = tuple(jax.device_put(x, sharding) for x in inputs)
     shape = (first.n_train, first.batch_size, first.replacement, len(padded),
-             len(first.save_steps))
+             len(first.save_steps), inputs[2] is None)
     with _shape_locks.setdefault(shape, threading.Lock()):  # compiles once; runs async
         theta, diverged = _group_trajectories(
             surface, *inputs, jnp.asarray(first.save_steps, jnp.int32),
             optimizer.traced(dtype),
             batch=(first.batch_size, first.n_train, first.replacement), bound=DIVERGENCE_BOUND)
-    with _shape_locks.setdefault(shape[:1] + shape[3:], threading.Lock()):
+    with _shape_locks.setdefault(shape[:1] + shape[3:5], threading.Lock()):
         metrics = surface.metrics_of(theta)
     return ({k: np.asarray(v, np.float64)[:len(runs)] for k, v in metrics.items()},
             np.asarray(diverged)[:len(runs)])

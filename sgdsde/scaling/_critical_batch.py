@@ -38,6 +38,7 @@ from .._validation import check_choice, check_int, check_list, check_number, is_
 from ..brownian import Stream, path_keys
 from ..config import check_momentum
 from ..errors import ParameterRangeError
+from ..sgd import kernel_momentum
 from ..surfaces import METRICS, LearnedSurface, NoisyQuadratic
 from ._batch import DIVERGENCE_BOUND, _group_trajectories
 
@@ -294,7 +295,7 @@ def critical_batch_study(
                                                            -(-max_examples // size))
         save = _geometric_steps(limit, checkpoints)
         theta, diverged = _group_trajectories(
-            surface, theta0, lr, jnp.full((runs,), momentum, dtype), keys,
+            surface, theta0, lr, kernel_momentum([momentum] * runs, dtype), keys,
             jnp.asarray(save, jnp.int32), batch=(size, surface.n_train, replacement),
             bound=DIVERGENCE_BOUND)
         values = np.asarray(surface.metrics_of(theta)[metric], np.float64)

@@ -26,7 +26,7 @@ from ..compare import Estimate, difference_estimate, mean_estimate
 from ..config import RunConfig, check_surface_fits_run
 from ..errors import ParameterRangeError
 from ..results import diverged_paths
-from ..sgd import sgd_trajectories
+from ..sgd import kernel_momentum, sgd_trajectories
 from ..surfaces import LearnedSurface
 
 
@@ -148,6 +148,6 @@ def _continue(surface: LearnedSurface, theta: jax.Array, config: RunConfig,
     batch = (config.batch_size, config.n_train, config.replacement)
     save_steps = jnp.asarray([config.steps])
     lr = jnp.asarray(config.lr, theta.dtype)
-    momentum = jnp.asarray(config.momentum, theta.dtype)
+    momentum = kernel_momentum([config.momentum], theta.dtype)
     return sgd_trajectories(surface, theta, lr, momentum, keys, save_steps, batch=batch,
                             coupling=None)[:, -1]

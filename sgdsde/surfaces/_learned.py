@@ -188,6 +188,16 @@ def _metrics_of(surface: LearnedSurface, thetas: Float[Array, "*batch d"]
     return {name: value.reshape(thetas.shape[:-1]) for name, value in values.items()}
 
 
+@eqx.filter_jit
+def _initial_parameters(model: str, n_features: int, n_classes: int, width: int, binary: bool,
+                        dtype: jnp.dtype, key: Key) -> tuple[Vector, Callable]:
+    """θ₀ and its unflatten map: Equinox's default initialisation, in one compiled call (the
+    same numbers as eager initialisation, without a small kernel per parameter shape)."""
+    network = make_model(model, n_features, n_classes, width=width, binary=binary,
+                         dtype=dtype, key=key)
+    return flatten_model(network)
+
+
 def learned_surface(
     dataset: Dataset,
     model: str = "mlp",
@@ -209,11 +219,8 @@ def learned_surface(
             "noise_subset", noise_subset, f"an integer in [2, n_train={dataset.n_train})"
         )
     binary = model == "logistic" and dataset.n_classes == 2
-    network = make_model(
-        model, dataset.n_features, dataset.n_classes, width=width, binary=binary,
-        dtype=dtype, key=jax.random.key(seed),
-    )
-    theta, unflatten = flatten_model(network)
+    theta, unflatten = _initial_parameters(model, dataset.n_features, dataset.n_classes, width,
+                                           binary, jnp.dtype(dtype), jax.random.key(seed))
     return LearnedSurface(
         x_train=jnp.asarray(dataset.x_train, dtype),
         y_train=jnp.asarray(dataset.y_train),
