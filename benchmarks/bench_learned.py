@@ -27,8 +27,8 @@ MNIST-1D training examples (``--n-train``), float32, heavy ball ε = 0.05, m = 0
    (``--sgd-steps``, slope as above) against a hand-written ``jit(vmap(lax.scan))`` over epochs
    (one ``jax.random.permutation`` per epoch, drawn from the same per-path key as sgdsde's,
    ``fold_in(key, epoch)``, then a ``lax.scan`` over the epoch's ⌊N/B⌋ batches with
-   ``optax.sgd``), so both do the same updates on the same batches: the final θ of the two
-   agree to round-off (printed below the table).
+   ``optax.sgd`` on the Equinox model's parameter arrays), so both do the same updates on the
+   same batches: the final θ of the two agree bit for bit (printed below the table).
 
 Every runner is called once to compile ("first call"; for slope rows the larger of the two),
 then all runners of a table are timed round-robin, ``--repeats`` times each, so that changes
@@ -59,10 +59,11 @@ import jax.numpy as jnp
 import optax
 from _timing import Runner, Timing, time_round_robin
 from jax import lax
+from jax.flatten_util import ravel_pytree
 
 import sgdsde
 from sgdsde.brownian import Stream, path_keys
-from sgdsde.learning import load_dataset
+from sgdsde.learning import load_dataset, per_example_loss
 from sgdsde.sde_models import FirstOrderSME
 from sgdsde.surfaces import LearnedSurface, learned_surface
 from sgdsde.theory import minibatch_noise_factor
@@ -243,7 +244,8 @@ def print_sde_table(timings: dict[str, Timing], args: argparse.Namespace) -> tup
 def hand_sgd(
     surface: LearnedSurface, batch_size: int, steps: int
 ) -> Callable[[jax.Array], jax.Array]:
-    """``jit(vmap(...))`` heavy-ball SGD: per-path keys ↦ θ after `steps` updates.
+    """``jit(vmap(...))`` heavy-ball SGD on the network's parameters (an Equinox model's
+    arrays, as one would write it by hand): per-path keys ↦ flat θ after `steps` updates.
 
     Epoch e uses ``permutation(fold_in(key, e), N)`` cut into ⌊N/B⌋ batches (sgdsde's
     sampler), drawn once per epoch; updates by ``optax.sgd(LR, momentum=MOMENTUM)``.
@@ -253,15 +255,17 @@ def hand_sgd(
     full_epochs, remainder = divmod(steps, per_epoch)
     optimizer = optax.sgd(LR, momentum=MOMENTUM)
     x, y, l2 = surface.x_train, surface.y_train, surface.l2
+    params0, static = eqx.partition(surface.unflatten(surface.initial_point()),
+                                    eqx.is_inexact_array)
 
-    def batch_loss(theta: jax.Array, index: jax.Array) -> jax.Array:
-        data = surface.per_example_losses(theta, x[index], y[index]).mean()
-        return data + 0.5 * l2 * jnp.sum(theta**2)
+    def batch_loss(params: eqx.Module, index: jax.Array) -> jax.Array:
+        data = per_example_loss(eqx.combine(params, static), x[index], y[index]).mean()
+        return data + 0.5 * l2 * sum(jnp.sum(p**2) for p in jax.tree.leaves(params))
 
     def update(carry: tuple, index: jax.Array) -> tuple[tuple, None]:
-        theta, state = carry
-        updates, state = optimizer.update(jax.grad(batch_loss)(theta, index), state, theta)
-        return (optax.apply_updates(theta, updates), state), None
+        params, state = carry
+        updates, state = optimizer.update(jax.grad(batch_loss)(params, index), state, params)
+        return (optax.apply_updates(params, updates), state), None
 
     def one_path(key: jax.Array) -> jax.Array:
         def batches(epoch: jax.Array) -> jax.Array:
@@ -271,12 +275,11 @@ def hand_sgd(
         def epoch(carry: tuple, e: jax.Array) -> tuple[tuple, None]:
             return lax.scan(update, carry, batches(e))[0], None
 
-        theta0 = surface.initial_point()
-        carry = (theta0, optimizer.init(theta0))
+        carry = (params0, optimizer.init(params0))
         carry, _ = lax.scan(epoch, carry, jnp.arange(full_epochs))
         if remainder:
             carry, _ = lax.scan(update, carry, batches(jnp.asarray(full_epochs))[:remainder])
-        return carry[0]
+        return ravel_pytree(carry[0])[0]
 
     return jax.jit(jax.vmap(one_path))
 
