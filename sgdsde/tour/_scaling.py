@@ -2,9 +2,10 @@
 ε with its exact prediction, the collapse of test accuracy in g, and "decay ε ≡ grow B".
 
 The sweep is the packaged ``tour/configs/tour_sweep.toml`` (``tour_sweep_quick.toml`` for
-smoke runs) with seeds 4s … 4s + 3 for the tour's seed s (so every tour seed is an independent
-sweep), run by :func:`sgdsde.scaling.run_sweep` into a folder of the caller's choosing, so an
-interrupted tour resumes its sweep where it stopped. Claims, at family-wise α = 0.01:
+smoke runs) with seeds ks … ks + k − 1 for the tour's seed s, k = 8 the file's seed count (so
+every tour seed is an independent sweep), run by :func:`sgdsde.scaling.run_sweep` into a folder
+of the caller's choosing, so an interrupted tour resumes its sweep where it stopped. Claims, at
+family-wise α = 0.01:
 
 1. B_opt follows the exact prediction εN/(ε + g_opt(1 − m)) with one g_opt for every slice
    (Monte Carlo goodness of fit, p > α/2), and the fitted ε slope equals the slope that
@@ -84,8 +85,8 @@ def sweep_text(name: str) -> str:
 
 
 def tour_sweep(settings: ScalingTourSettings) -> SweepConfig:
-    """The packaged sweep with the seeds of the tour's seed s: 4s, 4s + 1, … (as many as the
-    packaged config has)."""
+    """The packaged sweep with the seeds of the tour's seed s: ks, ks + 1, …, ks + k − 1 (k as
+    many as the packaged config has)."""
     config = parse_text(sweep_text(settings.sweep_config), settings.sweep_config)
     count = len(config.seeds)
     return dataclasses.replace(config, seeds=tuple(range(count * settings.seed,
