@@ -105,11 +105,14 @@ def test_weak_error_grows_like_lr_squared_from_two_members():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["rmsprop", "adam"])
+@pytest.mark.parametrize("name", ["rmsprop", pytest.param("adam", marks=pytest.mark.xfail(
+    strict=True, reason="measured 2026-12-04 (float64, this seed): order 1.37 ± 0.11, 5.9 se "
+    "below 2; in float32 1.66 ± 0.12 (2.8 se): Adam's gap is not a pure ε² power law over "
+    "ε = 0.05…0.2 (docs/adaptive.md §6)"))])
 def test_weak_error_order_over_a_square_root_family(name):
     """ε = 0.05 … 0.2 (κ = 1…16), 8000 paths: the fitted order of the ‖θ‖² gap is 2 within
-    z·stderr, over at least three resolved members (docs/adaptive.md §6; at this size the
-    interval excludes order 1 for Adam, 1.69 ± 0.14, but not for RMSprop, 1.79 ± 0.37)."""
+    z·stderr, over at least three resolved members (docs/adaptive.md §6). Holds for RMSprop;
+    fails for Adam (marked: strict, so a change that makes it hold is noticed)."""
     q = surface()
     base = run_at(name, 0.05, horizon=2.0, paths=8000, seed=15)
     fit = adaptive_weak_error(q, base, [1, 2, 4, 8, 16], theta0=THETA0, substeps=4).fits["norm2"]
