@@ -48,7 +48,8 @@ def simulate_sgd(
     - `surface`: the loss and its minibatch-gradient sampler.
     - `run`: ε, m, B, N, steps, paths and seed.
     - `save_steps`: SGD steps at which θ is saved (default: 11 evenly spaced, 0 included).
-    - `theta0`: start (default: ``surface.initial_point()``).
+    - `theta0`: start (default: ``surface.initial_point()``); a network's surface runs in its
+      own dtype, whatever the dtype of `theta0`.
     - `coupling`: drive SGD's Gaussian noise by the Brownian path of the SDE described by
       this spec (common random numbers; needs a surface with ``gaussian_noise``).
 
@@ -66,18 +67,20 @@ def simulate_sgd(
             f"coupling needs brownian='grid' or 'tree', got brownian={coupling.kind!r}"
         )
     start = surface.initial_point() if theta0 is None else jnp.asarray(theta0)
+    # the loop computes in the dtype of the surface's working form (a network's own dtype)
+    dtype = jax.tree_util.tree_leaves(surface.parameters(start))[0].dtype
     stream = Stream.MINIBATCH if coupling is None else Stream.BROWNIAN
     keys = path_keys(run.seed, run.paths, stream)
     theta = sgd_trajectories(
         surface,
         start,
-        jnp.asarray(run.lr, start.dtype),
-        kernel_momentum([run.momentum], start.dtype),
+        jnp.asarray(run.lr, dtype),
+        kernel_momentum([run.momentum], dtype),
         keys,
         jnp.asarray(steps),
         batch=(run.batch_size, run.n_train, run.replacement),
         coupling=coupling,
-        optimizer_config=run.optimizer.traced(start.dtype),
+        optimizer_config=run.optimizer.traced(dtype),
     )
     info = {
         "simulator": "sgd",
@@ -118,7 +121,8 @@ def sgd_trajectories(
     per key (one compilation for the whole ensemble). `theta0`, `lr` and `momentum` are
     shared by every path, or given per path (a leading axis of the keys' length: the runs of
     a sweep batch or a schedule, each its own start and hyper-parameters, in one loop);
-    `momentum` None is m = 0 without a velocity buffer (:func:`kernel_momentum`).
+    `momentum` None is m = 0 without a velocity buffer (:func:`kernel_momentum`); ε, m and the
+    optimiser's hyper-parameters are in the dtype of ``surface.parameters(theta0)``.
     `batch` = (B, N, replacement) of the minibatch sampler; `coupling` drives Gaussian noise
     by an SDE's Brownian path instead; `optimizer_config` (default heavy-ball SGD) is built
     here from its hyper-parameters (arrays are traced,
@@ -130,6 +134,7 @@ def sgd_trajectories(
 
     def one_path(key: Key, theta0: Vector, lr: jax.Array, momentum: jax.Array | None
                  ) -> Trajectories:
+        params = surface.parameters(theta0)
         optimizer = optimizer_config.transformation(lr, momentum)
         if coupling is None:
 
@@ -158,7 +163,6 @@ def sgd_trajectories(
             carry = jax.lax.fori_loop(0, length, sgd_step, carry)
             return carry, surface.flatten(carry[0])
 
-        params = surface.parameters(theta0)
         start = (params, optimizer.init(params), surface.sampler_state(),
                  jnp.zeros((), jnp.int32))
         _, saved = jax.lax.scan(segment, start, segment_lengths)

@@ -195,6 +195,25 @@ def test_every_public_name_of_a_package_resolves(package):
         module.no_such_name  # noqa: B018
 
 
+def test_subpackages_are_attributes_and_lazy_names_load_from_many_threads():
+    """In a fresh interpreter: ``sgdsde.scaling.read_results`` and ``sgdsde.tour.bonferroni_z``
+    work after a bare ``import sgdsde`` (fails without the submodule fallback), and 12 threads
+    touching lazy names at once (JAX not yet imported) all get them — a smoke check only: the
+    import race that ``sgdsde._lazy``'s lock prevents did not show here without the lock."""
+    code = ("import sgdsde, threading; names = ['simulate_sgd', 'run_sweep', 'learned_surface', "
+            "'Adam', 'analyse_sweep', 'SDEConfig'] * 2; errors = []\n"
+            "def touch(name):\n"
+            "    try: getattr(sgdsde, name)\n"
+            "    except Exception as exc: errors.append(repr(exc))\n"
+            "threads = [threading.Thread(target=touch, args=(n,)) for n in names]\n"
+            "[t.start() for t in threads]; [t.join() for t in threads]\n"
+            "print(errors, callable(sgdsde.scaling.read_results), "
+            "callable(sgdsde.tour.bonferroni_z))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[]", "True", "True"], done.stdout
+
+
 def test_a_sweep_command_does_not_load_plotting_statistics_or_the_tour():
     """``sgdsde`` starts, and a sweep loads its (cached) data and builds its surfaces, without
     matplotlib, SciPy or the tour: the commands that need them load them when they run."""

@@ -112,3 +112,19 @@ def test_zero_momentum_runs_without_a_velocity_and_the_same_updates():
     heavy = sgd_trajectories(surface, surface.theta_init, lr, jnp.full((4,), 0.5, dtype), keys,
                              steps, **options)
     assert not np.allclose(np.asarray(heavy[:, -1]), np.asarray(plain[:, -1]))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_start_in_another_dtype_runs_in_the_surfaces_dtype(optimizer):
+    """A float64 θ₀ on a float32 network surface (x64 on, as in the tests): heavy ball and Adam
+    run in the network's float32, from θ₀ rounded to it, and give the same θ as a float32 θ₀."""
+    from sgdsde import Adam, learned_surface, load_dataset
+
+    surface = learned_surface(load_dataset("digits", n_train=64, n_test=32), width=16)
+    extra = {} if optimizer == "sgd" else {"optimizer": Adam()}
+    run = RunConfig(lr=0.05, batch_size=8, n_train=64, steps=20, paths=2,
+                    momentum=0.9 if optimizer == "sgd" else 0.0, **extra)
+    wide = simulate_sgd(surface, run, theta0=np.asarray(surface.theta_init, np.float64))
+    narrow = simulate_sgd(surface, run)
+    assert wide.theta.dtype == surface.theta_init.dtype == jnp.float32
+    np.testing.assert_array_equal(np.asarray(wide.theta), np.asarray(narrow.theta))

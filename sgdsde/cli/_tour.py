@@ -30,7 +30,8 @@ def tour(
         "--quick", help="Much smaller runs (loose error bars; for smoke tests).")] = False,
     seed: Annotated[int, typer.Option(
         help="Seed of every ensemble, data subset and bootstrap; the scaling sweep runs seeds "
-        "8s … 8s + 7, so every tour seed is an independent sweep.")] = 0,
+        "ks … ks + k − 1 (k = 8, or 2 with --quick), so every tour seed is an independent "
+        "sweep.")] = 0,
     float64: Annotated[bool, typer.Option(
         "--float64", help="Run the quadratic part in float64 (enables jax x64; the evidence "
         "part always uses float64).")] = False,

@@ -1,5 +1,6 @@
-"""One batch of a sweep, wherever it runs: the runs' surfaces, ONE compiled vmapped call over
-the runs, and the store's rows.
+"""One batch of a sweep, wherever it runs: the runs' surfaces, ONE compiled vmapped call that
+trains the runs, one compiled call that evaluates them at their checkpoints, and the store's
+rows.
 
 Run r uses the network initialised from its ``seed`` and the minibatch keys
 ``path_keys(seed, 1, Stream.MINIBATCH)`` — the same as ``sgdsde learned --paths 1``. With
@@ -72,7 +73,7 @@ def _group_trajectories(surface, theta0, lr, momentum, keys, save_steps,
     every step) and the optimiser (traced hyper-parameters), each run one path of
     :func:`~sgdsde.sgd.sgd_trajectories` with its own start, ε and m. The metrics are computed by a
     separate call (:meth:`LearnedSurface.metrics_of`), whose compilation does not depend on
-    B and is shared by every batch of the same N."""
+    B: it is shared by every batch of the same N, run count and number of checkpoints."""
 
     theta = sgd_trajectories(surface, theta0, lr, momentum, keys, save_steps, batch=batch,
                              coupling=None, optimizer_config=optimizer)
@@ -84,8 +85,8 @@ _shape_locks: dict[tuple[int, ...], threading.Lock] = {}
 
 def _run(runs: Sequence[RunSpec], per_seed: dict[int, LearnedSurface], optimizer: Optimizer
          ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Metrics (runs, checkpoints) and divergence flags of one batch, in one compiled call
-    (sharded over the devices when there are several)."""
+    """Metrics (runs, checkpoints) and divergence flags of one batch: one compiled training
+    call (sharded over the devices when there are several), one compiled evaluation."""
     devices = jax.devices()
     first = runs[0]
     surface = next(iter(per_seed.values()))
