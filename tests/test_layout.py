@@ -195,6 +195,13 @@ def test_every_public_name_of_a_package_resolves(package):
         module.no_such_name  # noqa: B018
 
 
+def fresh_interpreter(code: str) -> list[str]:
+    """The words `code` prints, run by a new Python process (which must succeed)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()
+
+
 def test_subpackages_are_attributes_and_lazy_names_load_from_many_threads():
     """In a fresh interpreter: ``sgdsde.scaling.read_results`` and ``sgdsde.tour.bonferroni_z``
     work after a bare ``import sgdsde`` (fails without the submodule fallback), and 12 threads
@@ -209,9 +216,7 @@ def test_subpackages_are_attributes_and_lazy_names_load_from_many_threads():
             "[t.start() for t in threads]; [t.join() for t in threads]\n"
             "print(errors, callable(sgdsde.scaling.read_results), "
             "callable(sgdsde.tour.bonferroni_z))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["[]", "True", "True"], done.stdout
+    assert fresh_interpreter(code) == ["[]", "True", "True"]
 
 
 def test_a_sweep_command_does_not_load_plotting_statistics_or_the_tour():
@@ -225,9 +230,7 @@ def test_a_sweep_command_does_not_load_plotting_statistics_or_the_tour():
             "width=8); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & "
             "{'matplotlib', 'scipy', 'pandas'}), 'sgdsde.tour._run' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["[]", "False"], done.stdout
+    assert fresh_interpreter(code) == ["[]", "False"]
 
 
 def user_code() -> list[tuple[str, str]]:
