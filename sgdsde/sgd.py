@@ -67,8 +67,9 @@ def simulate_sgd(
             f"coupling needs brownian='grid' or 'tree', got brownian={coupling.kind!r}"
         )
     start = surface.initial_point() if theta0 is None else jnp.asarray(theta0)
-    # the loop computes in the dtype of the surface's working form (a network's own dtype)
-    dtype = jax.tree_util.tree_leaves(surface.parameters(start))[0].dtype
+    # the loop computes in the dtype of the surface's working form (a network's own dtype);
+    # eval_shape reads it without cutting θ₀ apart
+    dtype = jax.tree_util.tree_leaves(jax.eval_shape(surface.parameters, start))[0].dtype
     stream = Stream.MINIBATCH if coupling is None else Stream.BROWNIAN
     keys = path_keys(run.seed, run.paths, stream)
     theta = sgd_trajectories(

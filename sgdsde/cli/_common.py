@@ -115,8 +115,9 @@ def parse_hyperparameters(text: str | None) -> dict[str, Any]:
     return values
 
 
-def load_classifier_data(dataset: str, n_train: int, n_test: int | None, classes: list[int] | None,
-          random_labels: bool, seed: int, idx_dir: Path | None) -> Any:
+def load_classifier_data(dataset: str, n_train: int, n_test: int | None,
+                         classes: list[int] | None, random_labels: bool, seed: int,
+                         idx_dir: Path | None) -> Any:
     """load_dataset with the commands' test-size default: 1000, or all when fewer exist."""
 
     def load(size: int | None) -> Any:
