@@ -30,6 +30,7 @@ from sgdsde.plots import family_figure
 from sgdsde.studies import (
     dt_halving,
     family_comparison,
+    metric_statistics,
     outside_margin,
     rule_base_run,
     tost,
@@ -100,8 +101,7 @@ def main() -> None:
     data = load_dataset("mnist1d", n_train=scale["n_train"], n_test=scale["n_train"],
                         seed=SEED)
     surface = learned_surface(data, "mlp", width=scale["width"], seed=SEED)
-    statistics = {name: (lambda theta, name=name: surface.metrics(theta)[name])
-                  for name in METRICS}
+    statistics = metric_statistics(surface, METRICS)
     records, claims, figures = {}, [], {}
     for optimizer in ("adam", "rmsprop"):
         base = rule_base_run(optimizer, n_train=scale["n_train"], batch_size=BATCH0,

@@ -25,7 +25,7 @@ from scipy import stats
 from sgdsde import RunConfig, SDEConfig, learned_surface, load_dataset
 from sgdsde.config import checkpoint_steps
 from sgdsde.plots import momentum_figure
-from sgdsde.studies import dt_halving, momentum_comparison
+from sgdsde.studies import dt_halving, metric_statistics, momentum_comparison
 
 # --- parameters -------------------------------------------------------------------------
 N_TRAIN, WIDTH, MOMENTUM, NOISE_SCALE, SME_TIME, CHECKPOINTS, SEED, ALPHA = (
@@ -64,8 +64,7 @@ def main() -> None:
         figures[f"momentum_lr{lr:g}"] = momentum_figure(record)
         print(f"  ε = {lr}: {time.perf_counter() - start:.0f} s", flush=True)
     small = rows[0]
-    statistics = {name: (lambda theta, name=name: surface.metrics(theta)[name])
-                  for name in METRICS}
+    statistics = metric_statistics(surface, METRICS)
     halving = {}
     for model in ("underdamped", "sme1"):
         run = RunConfig(lr=LRS[0], momentum=MOMENTUM, batch_size=small["batch_size"],

@@ -15,7 +15,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     ],
     "._learned": [
         "FINAL_METRICS", "LearnedComparison", "compare_on_learned", "dt_convergence",
-        "fixed_noise_comparison", "gap_z"
+        "fixed_noise_comparison", "gap_z", "metric_statistics"
     ],
     "._momentum": ["MOMENTUM_MODELS", "momentum_comparison"],
     "._noise_scale": [

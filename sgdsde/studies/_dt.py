@@ -60,8 +60,11 @@ def dt_halving(
     steps = (run.steps,) if save_steps is None else tuple(save_steps)
     runs = halved_dt_runs(surface, run, sde, save_steps=steps, theta0=theta0)
     keep = ~np.any([np.asarray(r.diverged) for r in runs], axis=0)
-    values = [jax.vmap(lambda path: {name: jax.vmap(g)(path) for name, g in statistics.items()}
-                       )(r.theta[keep]) for r in runs]
+    # one compiled evaluation of every statistic at every (path, save): work the statistics
+    # share (a network's forward pass) is done once
+    evaluate = jax.jit(jax.vmap(jax.vmap(
+        lambda theta: {name: g(theta) for name, g in statistics.items()})))
+    values = [evaluate(r.theta[keep]) for r in runs]
     record = {}
     for name in statistics:
         level = mean_estimate(values[0][name])

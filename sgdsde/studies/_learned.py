@@ -14,6 +14,7 @@ it). Compare with ``RunConfig(replacement=True)`` unless that effect is what is 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from ..results import EnsembleRun
 from ..sde import simulate_sde
 from ..sgd import simulate_sgd
 from ..surfaces import METRICS, LearnedSurface, learned_surface
-from ._dt import dt_halving, substeps_for
+from ._dt import Statistic, dt_halving, substeps_for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +105,14 @@ def compare_on_learned(
 FINAL_METRICS = ("train_loss", "test_accuracy")
 
 
+def metric_statistics(surface: LearnedSurface, names: Sequence[str] = METRICS
+                      ) -> dict[str, Statistic]:
+    """The surface's metrics `names` (of :data:`~sgdsde.surfaces.METRICS`) as statistics of a
+    dt check (:func:`dt_halving`), which evaluates them together so they share one forward
+    pass."""
+    return {name: (lambda theta, name=name: surface.metrics(theta)[name]) for name in names}
+
+
 def dt_convergence(surface: LearnedSurface, run: RunConfig, sde: SDEConfig, *,
                    paths: int = 4) -> dict[str, dict[str, float]]:
     """How far halving the SDE's time step moves its final metrics (docs/theory.md §2): the
@@ -113,9 +122,8 @@ def dt_convergence(surface: LearnedSurface, run: RunConfig, sde: SDEConfig, *,
     The SDE's numbers are converged when the shift is far below their own ensemble standard
     error; paired paths resolve it with a few paths (:func:`dt_halving`: a path diverged at
     either resolution is dropped from both)."""
-    statistics = {name: (lambda theta, name=name: surface.metrics(theta)[name])
-                  for name in FINAL_METRICS}
-    record = dt_halving(surface, dataclasses.replace(run, paths=paths), sde, statistics)
+    record = dt_halving(surface, dataclasses.replace(run, paths=paths), sde,
+                        metric_statistics(surface, FINAL_METRICS))
     return {name: {"shift": record[name]["shift"][-1],
                    "stderr": record[name]["shift_stderr"][-1]} for name in FINAL_METRICS}
 
